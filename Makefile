@@ -1,0 +1,101 @@
+# The students' interface. `make help` lists the targets. Every target that needs Python
+# depends on `setup` (idempotent, stamp file), so a fresh clone needs nothing else typed.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+SETUP_STAMP := $(VENV)/.setup-stamp
+TRAIN_STAMP := artifacts/.train-stamp
+# torch is installed first and pinned: a plain `torch` would pull a multi-GB CUDA build.
+# Students on Linux without a GPU can add  TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_SPEC  ?= torch==2.13.0
+TORCH_INDEX ?=
+EXTRAS ?= all,dev
+# pytest options for `make test` (e.g. PYTEST_ARGS="-x -k lab1")
+PYTEST_ARGS ?=
+# Where a running lab listens, for load-N (each lab.mk sets its own default port).
+HOST ?= 127.0.0.1
+
+lab_dir = $(firstword $(wildcard labs/lab$(1)_*))
+
+.PHONY: help setup train test lint format doctor clean lock smoke
+help: ## list the targets
+	@echo "Production model serving course — make targets"
+	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
+	  sed 's/%/N/' | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+setup: $(SETUP_STAMP) ## create .venv and install everything pinned (idempotent)
+$(SETUP_STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version.split()[0]} (set PYTHON=...)"'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo ">> installing $(TORCH_SPEC) first (CPU build), then the course (~100 s, ~4 GB)"
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	$(PIP) check
+	@touch $@
+
+train: $(TRAIN_STAMP) ## train all course models into artifacts/ (deterministic, offline)
+$(TRAIN_STAMP): $(SETUP_STAMP) $(wildcard shared/course_models/*.py)
+	$(PY) -m course_models train
+	@touch $@
+
+# --- labs -------------------------------------------------------------------------------
+# Each built lab adds its targets in labs/<lab>/lab.mk (lab-N, bench-N, ...). The pattern
+# rules below answer for a lab whose targets do not exist yet, with a clear message.
+-include $(wildcard labs/*/lab.mk)
+
+lab-%: ## run lab N locally in the foreground on embedded defaults (Ctrl-C stops it)
+	@echo "Lab $* is not built yet — see $(call lab_dir,$*)/README.md for what is coming."; exit 2
+
+bench-%: ## run lab N's benchmark script (table, JSON and PNG under artifacts/bench/)
+	@echo "Lab $* has no benchmark yet — see $(call lab_dir,$*)/README.md."; exit 2
+
+test-lab-%: $(TRAIN_STAMP) ## run lab N's tests
+	$(PY) -m pytest tests/lab$* -m "not containers" $(PYTEST_ARGS)
+
+grade-%: $(TRAIN_STAMP) ## grade lab N (JSON report in artifacts/grades/); LABN_URL=... grades a running service
+	$(PY) -m pytest tests/lab$* -m "not containers" -q \
+	  --grade-report=artifacts/grades/lab$*.json --grade-lab=lab$* $(PYTEST_ARGS) || true
+	@$(PY) -c 'import json,sys; d=json.load(open("artifacts/grades/lab$*.json")); print(f"lab$*: {d[\"total\"]}/{d[\"max\"]} points"); sys.exit(0 if d["max"] else 1)'
+
+load-%: $(SETUP_STAMP) ## Locust headless against a running lab N (PORT=..., USERS=20, TIME=30s)
+	@test -n "$(PORT)" || { echo "start the lab first (make lab-$*) and pass PORT=<its port>"; exit 2; }
+	@mkdir -p artifacts/load
+	$(VENV)/bin/locust -f $(call lab_dir,$*)/locustfile.py --headless -u $(or $(USERS),20) -r 5 \
+	  -t $(or $(TIME),30s) --host http://$(HOST):$(PORT) --csv artifacts/load/lab$* --only-summary
+
+up-%: ## compose: start lab N's stack next to Locust (docker compose, docker-compose or podman)
+	bash docker/compose.sh up $*
+down-%: ## compose: stop lab N's stack
+	bash docker/compose.sh down $*
+smoke-%: $(SETUP_STAMP) ## container smoke test of lab N (build, up, predict, 20 s Locust, down)
+	$(PY) -m pytest tests/containers -m containers -k lab$* $(PYTEST_ARGS)
+smoke: $(SETUP_STAMP) ## container smoke tests of every lab
+	$(PY) -m pytest tests/containers -m containers $(PYTEST_ARGS)
+
+# --- quality ------------------------------------------------------------------------------
+test: $(TRAIN_STAMP) ## run every test except the container smoke tests
+	$(PY) -m pytest -m "not containers" $(PYTEST_ARGS)
+
+lint: $(SETUP_STAMP) ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(SETUP_STAMP) ## ruff format and autofix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+doctor: ## check this machine for what each lab needs, in plain words
+	@$(PYTHON) shared/course_models/doctor.py
+
+lock: $(SETUP_STAMP) ## regenerate constraints.txt from the current venv
+	@{ head -2 constraints.txt; $(PIP) freeze --exclude-editable | grep -vE '^(pip|setuptools|wheel)==' | \
+	  sed -E 's/^(torch==[0-9.]+)\+cpu$$/\1/'; } > constraints.tmp && mv constraints.tmp constraints.txt
+
+clean: ## remove the venv, artifacts and caches
+	rm -rf $(VENV) artifacts .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Lab 5 — Batch vs real-time."""

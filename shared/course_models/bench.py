@@ -1,0 +1,188 @@
+"""Small, dependency-light helpers for the labs' benchmark scripts.
+
+Benchmarks measure ratios inside one run (same machine, same moment), print a table and write
+JSON plus a PNG so results can be compared and pasted into lab READMEs.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class LoadResult:
+    label: str
+    concurrency: int
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float] = field(repr=False, default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rps(self) -> float:
+        return (self.requests - self.errors) / self.seconds if self.seconds else 0.0
+
+    def pct(self, q: float) -> float:
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "concurrency": self.concurrency,
+            "requests": self.requests,
+            "errors": self.errors,
+            "error_pct": round(100.0 * self.errors / self.requests, 2) if self.requests else 0.0,
+            "rps": round(self.rps, 1),
+            "p50_ms": round(self.pct(50), 2),
+            "p95_ms": round(self.pct(95), 2),
+            "p99_ms": round(self.pct(99), 2),
+            **self.extra,
+        }
+
+
+def run_load(
+    call: Callable[[int], bool],
+    concurrency: int,
+    label: str = "",
+    requests: int | None = None,
+    duration: float | None = None,
+    warmup: int = 0,
+) -> LoadResult:
+    """Drive ``call(i) -> ok`` from ``concurrency`` threads; bounded by count and/or time.
+
+    Threads suit I/O-bound HTTP clients: the GIL is released while waiting on sockets.
+    """
+    if requests is None and duration is None:
+        raise ValueError("give requests or duration")
+    for i in range(warmup):
+        call(i)
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors = 0
+    issued = 0
+    deadline = time.perf_counter() + duration if duration else float("inf")
+
+    def worker() -> None:
+        nonlocal errors, issued
+        while True:
+            with lock:
+                if (requests is not None and issued >= requests) or time.perf_counter() >= deadline:
+                    return
+                i = issued
+                issued += 1
+            t0 = time.perf_counter()
+            try:
+                ok = call(i)
+            except Exception:
+                ok = False
+            ms = (time.perf_counter() - t0) * 1000.0
+            with lock:
+                latencies.append(ms)
+                errors += 0 if ok else 1
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return LoadResult(
+        label, concurrency, len(latencies), errors, time.perf_counter() - start, latencies
+    )
+
+
+def print_table(rows: Sequence[dict[str, Any]], title: str = "") -> str:
+    """Print rows as a Markdown table (paste-able into a README) and return it."""
+    if not rows:
+        return ""
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    lines = [f"| {' | '.join(cols)} |", f"|{'|'.join('---' for _ in cols)}|"]
+    for r in rows:
+        lines.append("| " + " | ".join(_fmt(r.get(c, "")) for c in cols) + " |")
+    text = (f"### {title}\n\n" if title else "") + "\n".join(lines)
+    print(text, flush=True)
+    return text
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def write_report(path: str | Path, payload: dict[str, Any]) -> Path:
+    """JSON with the machine and time, so numbers are never quoted without their context."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": _cpu_count(),
+        },
+        **payload,
+    }
+    out.write_text(json.dumps(doc, indent=2, default=_json_default) + "\n")
+    return out
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, LoadResult):
+        return value.summary()
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value)}")
+
+
+def bar_plot(
+    path: str | Path,
+    groups: Sequence[str],
+    series: dict[str, Sequence[float]],
+    ylabel: str,
+    title: str,
+    log: bool = False,
+) -> Path:
+    """Grouped bar chart as PNG (matplotlib's Agg backend; no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    x = np.arange(len(groups))
+    width = 0.8 / max(1, len(series))
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(groups)), 4))
+    for i, (name, values) in enumerate(series.items()):
+        bars = ax.bar(x + i * width - 0.4 + width / 2, values, width, label=name)
+        ax.bar_label(bars, fmt="%.3g", fontsize=7)
+    ax.set_xticks(x, groups, rotation=15)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if log:
+        ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
