@@ -1,0 +1,77 @@
+"""Every knob of lab 5 in one place, read from ``LAB5_*`` environment variables.
+
+The real-time service, the batch CLI and the Airflow DAG all build their configuration from this
+class, so `LAB5_OUTPUT_URI=s3://...` means the same thing to all three.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from course_models.artifacts import artifacts_root
+
+MODEL_NAME = "churn"
+
+
+def default_lab_dir() -> Path:
+    """Where lab 5 keeps its data, tenants and Airflow home: ``<artifacts>/lab5``."""
+    return artifacts_root() / "lab5"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LAB5_", extra="ignore")
+
+    # --- real-time service -------------------------------------------------------------------
+    artifacts_dir: Path | None = Field(
+        None, description="artifacts root holding churn/<version>/ (default: the repo's artifacts/)"
+    )
+    ab_weights: dict[int, float] = Field(
+        default_factory=lambda: {1: 0.5, 2: 0.5},
+        description='A/B traffic split, JSON: LAB5_AB_WEIGHTS=\'{"1": 0.9, "2": 0.1}\'',
+    )
+    ab_salt: str = Field("lab5", description="changing it reshuffles which users get which arm")
+    shadow_version: int | None = Field(
+        None, description="also score this version after answering, log and count disagreements"
+    )
+    tenants_dir: Path = Field(default_factory=lambda: default_lab_dir() / "tenants")
+    max_tenants: int = Field(4, ge=1, description="tenant models kept in memory (LRU)")
+    tenant_check_seconds: float = Field(
+        2.0, ge=0, description="how often a tenant's folder is re-listed for a newer version"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8005
+
+    # --- batch pipeline --------------------------------------------------------------------------
+    model_version: int | None = Field(None, description="batch model version (default: latest)")
+    input_uri: str = Field(
+        default_factory=lambda: str(default_lab_dir() / "data" / "input"),
+        description="root of the landed daily input (a folder or s3://bucket/prefix)",
+    )
+    output_uri: str = Field(
+        default_factory=lambda: str(default_lab_dir() / "data" / "predictions"),
+        description="root of the date-partitioned predictions (a folder or s3://bucket/prefix)",
+    )
+    rows_per_day: int = Field(200_000, ge=1)
+    chunk_rows: int = Field(131_072, ge=1, description="rows per Parquet read batch")
+    rows_per_file: int = Field(1_000_000, ge=1, description="rows per output Parquet file")
+    seed: int = 42
+
+    # --- S3 (MinIO in compose, moto in tests, AWS in real life) ---------------------------------
+    s3_endpoint_url: str | None = Field(None, description="e.g. http://minio:9000")
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = Field(None, description="falls back to boto3's usual chain")
+    s3_secret_access_key: str | None = None
+
+    @field_validator("ab_weights")
+    @classmethod
+    def _weights_make_sense(cls, value: dict[int, float]) -> dict[int, float]:
+        if not value or any(w < 0 for w in value.values()) or sum(value.values()) <= 0:
+            raise ValueError("ab_weights needs at least one version with a positive weight")
+        return value
+
+
+def get_settings(**overrides) -> Settings:
+    return Settings(**overrides)
