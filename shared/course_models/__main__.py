@@ -40,7 +40,7 @@ def _train(args: argparse.Namespace, console: Console) -> int:
     for col in ("model", "version", "framework", "metrics", "seconds"):
         table.add_column(col)
     for meta, seconds in results:
-        metrics = ", ".join(f"{k}={v}" for k, v in meta["metrics"].items())
+        metrics = " ".join(f"{k}={v}" for k, v in meta["metrics"].items() if k != "positive_rate")
         table.add_row(
             meta["name"], str(meta["version"]), meta["framework"], metrics, f"{seconds:.1f}"
         )
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--rows-per-file", type=int, default=1_000_000)
     g.add_argument("--with-label", action="store_true")
     args = parser.parse_args(argv)
-    console = Console()
+    console = Console(width=max(100, Console().width))
     return {"train": _train, "list": _list, "generate": _generate}[args.command](args, console)
 
 

@@ -58,7 +58,9 @@ class ModelRegistry:
             try:
                 artifact = load_artifact(self.name, version, self.root)
                 # A model that loads but cannot score (wrong columns, broken pickle) is not ready.
-                predict_proba(artifact.model, records_to_frame([example_record(2)], version), version)
+                predict_proba(
+                    artifact.model, records_to_frame([example_record(2)], version), version
+                )
             except ArtifactError as exc:
                 errors[version] = exc.to_dict()
                 continue

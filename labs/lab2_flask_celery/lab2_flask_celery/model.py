@@ -142,7 +142,9 @@ class ChurnModel:
         }
 
     def predict(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        return predict_proba(self.artifact.model, records_to_frame(records, self.version), self.version)
+        return predict_proba(
+            self.artifact.model, records_to_frame(records, self.version), self.version
+        )
 
     def python_proba(self, records: Sequence[Mapping[str, Any]]) -> list[float]:
         """Same numbers as ``predict`` but through the pure-Python scorer (tests compare them)."""

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
             opts.update(worker_class="sync", threads=1, timeout=2)
         elif self.variant == "single_sync_worker":
             opts.update(workers=1, worker_class="sync", threads=1)
+        if opts["worker_class"] == "sync":
+            opts["threads"] = 1  # gunicorn silently switches to gthread when threads > 1
         return opts
 
     def request_budget(self) -> float | None:

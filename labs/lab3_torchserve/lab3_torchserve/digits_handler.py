@@ -36,7 +36,7 @@ SIDE = 8
 PIXELS = SIDE * SIDE
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_IMAGE_BYTES = 1 << 20
-# Custom metrics; declared under model_metrics in metrics.yaml so the Prometheus endpoint shows them.
+# Custom metrics, declared under model_metrics in metrics.yaml so that /metrics exports them.
 BATCH_METRIC = "DigitsBatchSize"
 BAD_INPUT_METRIC = "DigitsBadInputs"
 PREPROCESS_METRIC = "DigitsPreprocessMs"
@@ -92,14 +92,9 @@ class DigitsHandler(BaseHandler):
         self.mapping = load_label_mapping(str(model_dir / "index_to_name.json"))
         self.topk = max(1, min(int(cfg.get("topk", 3)), 10))
         self.model_name = context.model_name
+        self.version = str(self.manifest["model"].get("modelVersion", ""))
         self.initialized = True
-        logger.info(
-            "loaded %s v%s on %s (topk=%d)",
-            self.model_name,
-            self.manifest["model"].get("modelVersion"),
-            self.device,
-            self.topk,
-        )
+        logger.info("loaded %s v%s on %s", self.model_name, self.version, self.device)
 
     def preprocess(self, data: list[dict[str, Any]]) -> Batch:
         """Parse every request on its own, so one bad body only fails its own request."""
@@ -140,7 +135,7 @@ class DigitsHandler(BaseHandler):
                 {"label": self._label(int(k)), "probability": round(float(p), 6)}
                 for p, k in zip(values[j], indices[j], strict=True)
             ]
-            out[idx] = {"label": top[0]["label"], "top_k": top}
+            out[idx] = {"label": top[0]["label"], "top_k": top, "model_version": self.version}
         for idx, message in batch.errors.items():
             out[idx] = {"error": "bad_input", "detail": message}
             if self.context is not None:
@@ -264,3 +259,19 @@ def decode_png(raw: bytes) -> np.ndarray:
     if arr.mean() > 0.5:
         arr = 1.0 - arr
     return arr
+
+
+_service = DigitsHandler()
+
+
+def handle(data: list[dict[str, Any]] | None, context) -> list[dict[str, Any]] | None:
+    """TorchServe's entry point. The worker calls ``handle(None, ctx)`` once to initialise.
+
+    A module-level function is used because TorchServe's loader otherwise requires the handler
+    file to define exactly one class, and this one also defines BadInput and Batch.
+    """
+    if not _service.initialized:
+        _service.initialize(context)
+    if data is None:
+        return None
+    return _service.handle(data, context)

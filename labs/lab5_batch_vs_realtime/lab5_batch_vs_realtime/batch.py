@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import date as Date
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,9 @@ class InjectedFailure(RuntimeError):
 
 
 def parse_date(value: str | Date) -> Date:
+    """A calendar day from a date, a datetime (Airflow's logical date) or an ISO string."""
+    if isinstance(value, datetime):
+        return value.date()
     return value if isinstance(value, Date) else Date.fromisoformat(str(value)[:10])
 
 

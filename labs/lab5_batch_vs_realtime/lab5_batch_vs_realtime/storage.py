@@ -83,7 +83,7 @@ class Storage:
         raise NotImplementedError
 
     @staticmethod
-    def _manifest(staged: Path, manifest: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    def _manifest(manifest: dict[str, Any], names: list[str]) -> dict[str, Any]:
         return {
             **manifest,
             "files": names,
@@ -128,7 +128,7 @@ class LocalStorage(Storage):
 
     def commit(self, root: str, partition: str, staged: Path, manifest: dict[str, Any]) -> str:
         names = sorted(p.name for p in staged.glob("*.parquet"))
-        body = self._manifest(staged, manifest, names)
+        body = self._manifest(manifest, names)
         (staged / MANIFEST).write_text(json.dumps(body, indent=2) + "\n")
         final = Path(root) / partition
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -166,7 +166,6 @@ class S3Storage(Storage):
         return sorted(keys)
 
     def _list_parquet(self, uri: str) -> list[str]:
-        bucket, _ = split_s3(uri)
         if str(uri).endswith(".parquet"):
             return [str(uri)]
         found = [
@@ -204,7 +203,7 @@ class S3Storage(Storage):
             name = f"{run_id}-{path.name}"  # never overwrites what current readers use
             self.client.upload_file(str(path), bucket, f"{prefix}/{name}")
             names.append(name)
-        body = self._manifest(staged, manifest, names)
+        body = self._manifest(manifest, names)
         self.client.put_object(
             Bucket=bucket,
             Key=f"{prefix}/{MANIFEST}",

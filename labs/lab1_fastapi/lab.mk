@@ -1,0 +1,12 @@
+# Lab 1 — FastAPI. Included by the root Makefile; these explicit targets override its lab-% rules.
+# Settings are LAB1_* variables, e.g.  LAB1_WORKERS=2 LAB1_PREDICT_MODE=batched make lab-1
+.PHONY: lab-1 bench-1 contract-1
+
+lab-1: $(TRAIN_STAMP)
+	$(PY) -m lab1_fastapi
+
+bench-1: $(TRAIN_STAMP)
+	$(PY) -m lab1_fastapi.bench
+
+contract-1: $(SETUP_STAMP) ## lab 1: check the v1 OpenAPI contract (CONTRACT_ARGS=--write to refresh)
+	$(PY) -m lab1_fastapi.contract $(CONTRACT_ARGS)

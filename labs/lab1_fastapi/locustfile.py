@@ -1,0 +1,76 @@
+"""Mixed traffic for lab 1: mostly single predictions, some batches, some invalid requests.
+
+    make lab-1                      # note the port it prints
+    make load-1 PORT=8000 USERS=20 TIME=30s
+
+Invalid requests *must* come back 422; Locust counts them as successes only then, so a
+server that starts accepting garbage (or answering 500) shows up as failures.
+"""
+
+from __future__ import annotations
+
+import random
+
+from locust import HttpUser, between, task
+
+from course_models.tabular import example_record
+
+CONTRACTS = ["month-to-month", "one-year", "two-year"]
+SERVICES = ["dsl", "fiber", "none"]
+
+
+def customer(version: int = 2) -> dict:
+    record = example_record(version)
+    record.update(
+        tenure_months=random.randint(0, 72),
+        monthly_charges=round(random.uniform(15, 150), 2),
+        support_calls=random.randint(0, 20),
+        age=random.randint(18, 100),
+        contract=random.choice(CONTRACTS),
+        internet_service=random.choice(SERVICES),
+    )
+    if version >= 2 and random.random() < 0.3:
+        record.pop("satisfaction_score")  # optional: many customers never answered the survey
+    return record
+
+
+INVALID = [
+    lambda r: {k: v for k, v in r.items() if k != "age"},
+    lambda r: dict(r, age=250),
+    lambda r: dict(r, contract="weekly"),
+    lambda r: dict(r, tenure_months="ten"),
+    lambda r: dict(r, unexpected=1),
+    lambda r: {"instances": []},
+]
+
+
+class ChurnClient(HttpUser):
+    wait_time = between(0.01, 0.05)
+
+    @task(10)
+    def single_v2(self) -> None:
+        self.client.post("/v2/churn/predict", json=customer(2), name="/v2 single")
+
+    @task(3)
+    def single_v1(self) -> None:
+        self.client.post("/v1/churn/predict", json=customer(1), name="/v1 single")
+
+    @task(3)
+    def batch(self) -> None:
+        body = {"instances": [customer(2) for _ in range(random.randint(2, 32))]}
+        self.client.post("/v2/churn/predict", json=body, name="/v2 batch")
+
+    @task(2)
+    def invalid(self) -> None:
+        body = random.choice(INVALID)(customer(1))
+        with self.client.post(
+            "/v1/churn/predict", json=body, name="/v1 invalid", catch_response=True
+        ) as response:
+            if response.status_code == 422:
+                response.success()
+            else:
+                response.failure(f"expected 422, got {response.status_code}")
+
+    @task(1)
+    def health(self) -> None:
+        self.client.get("/health")

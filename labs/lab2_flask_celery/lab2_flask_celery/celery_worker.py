@@ -1,0 +1,17 @@
+"""Celery entry point: ``celery -A lab2_flask_celery.celery_worker worker``.
+
+Each pool process loads the model once, when it starts (worker_process_init), so the first
+task is not slow and a broken artifact shows up in the worker log at once.
+"""
+
+from celery.signals import worker_process_init
+
+from lab2_flask_celery.app import create_app, model_for
+
+flask_app = create_app()
+celery_app = flask_app.extensions["celery"]
+
+
+@worker_process_init.connect
+def _load_model(**_: object) -> None:
+    model_for(flask_app.config["LAB2_SETTINGS"])

@@ -1,0 +1,103 @@
+"""Start the lab's three processes (redis-server, a Celery worker, gunicorn) and stop them.
+
+Used by `make lab-2`, the diagnose script and the tests, so all three start them the same
+way. Every process gets its own process group (course_models.procs) so stopping it also
+stops its children (gunicorn workers, Celery pool processes).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+import redis
+
+from course_models.procs import start, venv_bin, wait_http, wait_until
+
+LAB_DIR = Path(__file__).resolve().parents[1]
+GUNICORN_CONF = LAB_DIR / "gunicorn.conf.py"
+
+
+def redis_server_path() -> str:
+    found = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not Path(found).exists():
+        raise FileNotFoundError("redis-server not found: sudo apt-get install -y redis-server")
+    return found
+
+
+def redis_ping(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+def start_redis(
+    port: int, workdir: str | Path, persist: bool = False, timeout: float = 20.0
+) -> subprocess.Popen:
+    """A private redis-server. ``persist`` turns on the append-only file (fsync each second),
+    which is what lets queued jobs survive a restart."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        redis_server_path(),
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--dir", str(workdir),
+        "--save", "",
+        "--appendonly", "yes" if persist else "no",
+    ]  # fmt: skip
+    proc = start(cmd, log=workdir / "redis.log")
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited: see {workdir / 'redis.log'}")
+        return redis_ping(url)
+
+    wait_until(up, timeout, 0.1, f"redis-server on port {port}")
+    return proc
+
+
+def start_worker(
+    env: dict[str, str],
+    log: str | Path,
+    concurrency: int = 1,
+    timeout: float = 60.0,
+    nice: int = 0,
+) -> subprocess.Popen:
+    """A Celery worker (prefork pool) and wait until it logs that it is ready.
+
+    ``nice`` lowers its CPU priority: on a machine shared with the web server, background
+    work should yield the CPU to requests someone is waiting for. (In production the
+    workers usually run on other machines, which is the whole point of offloading.)
+    """
+    name = f"lab2-{uuid.uuid4().hex[:8]}@%h"
+    cmd = [
+        *(["nice", "-n", str(nice)] if nice else []),
+        venv_bin("celery"), "-A", "lab2_flask_celery.celery_worker", "worker",
+        "--loglevel=INFO", "--pool=prefork", f"--concurrency={concurrency}", "-n", name,
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    Path(log).write_text("")
+    proc = start(cmd, env=env, log=log)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery worker exited with {proc.returncode}: see {log}")
+        return " ready." in Path(log).read_text(errors="replace")
+
+    wait_until(ready, timeout, 0.2, "the Celery worker")
+    return proc
+
+
+def start_gunicorn(
+    env: dict[str, str], port: int, log: str | Path, timeout: float = 90.0
+) -> subprocess.Popen:
+    """gunicorn with gunicorn.conf.py, settings from ``env``; waits for /ready."""
+    cmd = [venv_bin("gunicorn"), "-c", str(GUNICORN_CONF), "lab2_flask_celery.wsgi:app"]
+    proc = start(cmd, env={**env, "LAB2_PORT": str(port)}, log=log)
+    wait_http(f"http://127.0.0.1:{port}/ready", timeout=timeout, proc=proc)
+    return proc

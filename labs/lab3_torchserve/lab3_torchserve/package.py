@@ -1,0 +1,145 @@
+"""Build versioned .mar archives of the digits CNN (``make mar-3``).
+
+Why a state dict + model file and not TorchScript: ``torch.jit.script``/``trace`` are deprecated
+in torch 2.13 (they warn), and the eager state dict is the artifact ``make train`` verified. The
+archive ships the weights, the one file that defines the architecture
+(``course_models/cnn.py``, which imports only torch) and the handler, so the TorchServe worker
+needs neither this repository nor ``course_models`` installed.
+
+    python -m lab3_torchserve.package --version 1 --store labs/lab3_torchserve/model_store
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from course_models import cnn
+from course_models.artifacts import load_artifact
+from course_models.procs import venv_bin
+
+MODEL_NAME = "digits_cnn"
+LAB_DIR = Path(__file__).resolve().parent.parent
+HANDLER_FILE = Path(__file__).resolve().parent / "digits_handler.py"
+MODEL_CONFIG_TEMPLATE = LAB_DIR / "model-config.yaml"
+DEFAULT_STORE = LAB_DIR / "model_store"
+
+
+@dataclass
+class Staged:
+    """The files that go into one archive, and the manifest TorchServe will write for them."""
+
+    directory: Path
+    version: str
+    weights: Path
+    model_file: Path
+    handler: Path
+    labels: Path
+    config: Path
+
+    def manifest(self) -> dict:
+        return {
+            "model": {
+                "modelName": MODEL_NAME,
+                "modelVersion": self.version,
+                "serializedFile": self.weights.name,
+                "modelFile": self.model_file.name,
+                "handler": self.handler.name,
+            }
+        }
+
+
+def mar_name(version: int) -> str:
+    return f"{MODEL_NAME}_v{version}.mar"
+
+
+def model_version(version: int) -> str:
+    """TorchServe version string for artifact version N (what describe/set-default use)."""
+    return f"{int(version)}.0"
+
+
+def stage(version: int, directory: Path, artifacts_root: str | Path | None = None) -> Staged:
+    """Verify artifact ``digits_cnn/<version>`` and lay out the archive's files in ``directory``.
+
+    This is also the model directory the handler unit tests initialise from (same files as the
+    unpacked .mar), so the tests exercise exactly what TorchServe loads.
+    """
+    art = load_artifact(MODEL_NAME, version, artifacts_root)  # sha256 + torch version + loads
+    directory.mkdir(parents=True, exist_ok=True)
+    weights = directory / "model.pt"
+    shutil.copyfile(art.path / art.metadata["model_file"], weights)
+    model_file = directory / Path(cnn.__file__).name
+    shutil.copyfile(cnn.__file__, model_file)
+    handler = directory / HANDLER_FILE.name
+    shutil.copyfile(HANDLER_FILE, handler)
+    labels = directory / "index_to_name.json"
+    labels.write_text(json.dumps({str(i): str(v) for i, v in enumerate(art.metadata["labels"])}))
+    config = yaml.safe_load(MODEL_CONFIG_TEMPLATE.read_text())
+    config["handler"].update(
+        architecture=art.metadata.get("architecture", {}),
+        weights_sha256=art.metadata["sha256"],
+        artifact=f"{MODEL_NAME}/{art.version}",
+    )
+    config_path = directory / "model-config.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return Staged(
+        directory, model_version(art.version), weights, model_file, handler, labels, config_path
+    )
+
+
+def archiver_command(staged: Staged, export_path: Path) -> list[str]:
+    """The torch-model-archiver call (printed by make mar-3, quoted in the README)."""
+    return [
+        venv_bin("torch-model-archiver"),
+        "--model-name", MODEL_NAME,
+        "--version", staged.version,
+        "--serialized-file", str(staged.weights),
+        "--model-file", str(staged.model_file),
+        "--handler", str(staged.handler),
+        "--extra-files", str(staged.labels),
+        "--config-file", str(staged.config),
+        "--export-path", str(export_path),
+        "--force",
+    ]  # fmt: skip
+
+
+def build_mar(
+    version: int,
+    store: str | Path = DEFAULT_STORE,
+    artifacts_root: str | Path | None = None,
+    verbose: bool = False,
+) -> Path:
+    """Write ``<store>/digits_cnn_v<version>.mar`` (model name digits_cnn, version N.0)."""
+    store = Path(store)
+    store.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="lab3-mar-") as tmp:
+        staged = stage(version, Path(tmp) / "files", artifacts_root)
+        cmd = archiver_command(staged, Path(tmp))
+        if verbose:
+            print("$", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True, capture_output=not verbose)
+        target = store / mar_name(version)
+        # The archiver names the file after --model-name; keep one file per version in the store.
+        shutil.move(Path(tmp) / f"{MODEL_NAME}.mar", target)
+    return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--version", type=int, action="append", help="artifact version(s)")
+    parser.add_argument("--store", type=Path, default=DEFAULT_STORE)
+    args = parser.parse_args(argv)
+    for version in args.version or [1, 2]:
+        path = build_mar(version, args.store, verbose=True)
+        print(f"built {path} ({path.stat().st_size} bytes)")
+
+
+if __name__ == "__main__":
+    main()

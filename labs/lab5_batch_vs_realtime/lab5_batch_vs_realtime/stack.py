@@ -1,0 +1,99 @@
+"""`make lab-5`: the real-time service and Airflow side by side, stopped together by Ctrl-C.
+
+Airflow runs as `airflow standalone` in its own session (process group) with its own
+AIRFLOW_HOME under artifacts/lab5/airflow, so stopping it stops the scheduler's children too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from course_models import procs
+from lab5_batch_vs_realtime.settings import default_lab_dir, get_settings
+
+DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
+DAG_ID = "lab5_churn_batch"
+
+
+def airflow_env(home: Path, port: int, parallelism: int = 2) -> dict[str, str]:
+    """Environment for an Airflow 3.3 that shares this venv (see DEVELOPERS.md)."""
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": str(parallelism),
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__WORKERS": "1",
+        # Task processes report to the API server; on a non-default port they must be told.
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        # A local teaching stack: no login screen (never do this on a shared server).
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+    }
+
+
+def _port(wanted: int) -> int:
+    return wanted if procs.port_is_free(wanted) else procs.free_port()
+
+
+def run_stack(with_airflow: bool = True) -> int:
+    s = get_settings()
+    lab_dir = default_lab_dir()
+    logs = lab_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    if not s.tenants_dir.is_dir():
+        from lab5_batch_vs_realtime.__main__ import main
+
+        main(["tenants"])
+
+    api_port = _port(s.port)
+    py = sys.executable
+    started: list = []
+    try:
+        service = procs.start(
+            [py, "-m", "lab5_batch_vs_realtime", "serve", "--port", str(api_port)],
+            log=logs / "service.log",
+        )
+        started.append(service)
+        procs.wait_http(f"http://127.0.0.1:{api_port}/ready", timeout=60, proc=service)
+        print(f"\nreal-time service  http://127.0.0.1:{api_port}/docs   (log {logs}/service.log)")
+
+        if with_airflow:
+            af_port = _port(int(os.environ.get("LAB5_AIRFLOW_PORT", "8085")))
+            env = airflow_env(lab_dir / "airflow", af_port)
+            print(f"starting airflow standalone on :{af_port} (about 15-30 s) ...", flush=True)
+            airflow = procs.start(
+                [procs.venv_bin("airflow"), "standalone"], env=env, log=logs / "airflow.log"
+            )
+            started.append(airflow)
+            procs.wait_http(
+                f"http://127.0.0.1:{af_port}/api/v2/monitor/health", timeout=180, proc=airflow
+            )
+            exports = " ".join(f"{k}={v}" for k, v in env.items() if k != "PATH")
+            print(
+                f"airflow            http://127.0.0.1:{af_port}/dags/{DAG_ID}   "
+                f"(log {logs}/airflow.log)\n\n"
+                "The scheduler runs the DAG daily (it is unpaused, so the latest day runs now).\n"
+                "Trigger a run for a date from the UI (Trigger -> config) or from a shell:\n"
+                f"  {exports} \\\n    .venv/bin/airflow dags trigger {DAG_ID} "
+                '--conf \'{"date": "2026-11-24", "rows": 50000}\'\n'
+                f"Outputs: {s.output_uri}/date=YYYY-MM-DD/\n"
+            )
+        print("Ctrl-C stops everything.", flush=True)
+        while all(p.poll() is None for p in started):
+            time.sleep(1)
+        dead = [p.args[0] for p in started if p.poll() is not None]
+        print(f"stopped: {dead} exited; see the logs in {logs}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for proc in reversed(started):
+            procs.stop(proc)
+        print("lab 5 stopped.", flush=True)

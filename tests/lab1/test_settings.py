@@ -1,0 +1,53 @@
+"""Settings come from LAB1_* variables and are validated at start-up, not mid-request."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+from lab1_fastapi.__main__ import pick_port
+from lab1_fastapi.settings import Settings
+
+
+@pytest.mark.points(1)
+def test_env_prefix(monkeypatch, tmp_path):
+    monkeypatch.setenv("LAB1_PREDICT_MODE", "batched")
+    monkeypatch.setenv("LAB1_MAX_BATCH_SIZE", "7")
+    monkeypatch.setenv("LAB1_WORKERS", "2")
+    monkeypatch.setenv("LAB1_ARTIFACTS_DIR", str(tmp_path))
+    monkeypatch.setenv("LAB1_MODEL_VERSIONS", "[1]")
+    s = Settings(_env_file=None)
+    assert (s.predict_mode, s.max_batch_size, s.workers) == ("batched", 7, 2)
+    assert s.artifacts_dir == tmp_path
+    assert s.model_versions == [1]
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("var,value", [("LAB1_PREDICT_MODE", "turbo"), ("LAB1_WORKERS", "two")])
+def test_bad_setting_fails_fast(monkeypatch, var, value):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(pydantic.ValidationError):
+        Settings(_env_file=None)
+
+
+@pytest.mark.points(1)
+def test_batch_limit_setting_reaches_the_api(serve_app, trained_artifacts, record_v1):
+    with serve_app(artifacts_dir=trained_artifacts, max_batch_size=2) as client:
+        assert client.post("/predict", json={"instances": [record_v1] * 2}).status_code == 200
+        r = client.post("/predict", json={"instances": [record_v1] * 3})
+        assert r.status_code == 422
+        assert r.json()["detail"][0]["field"] == "instances"
+
+
+@pytest.mark.points(1)
+def test_body_limit_setting_reaches_the_api(serve_app, trained_artifacts, record_v1):
+    with serve_app(artifacts_dir=trained_artifacts, max_body_bytes=1024) as client:
+        assert client.post("/predict", json=record_v1).status_code == 200
+        r = client.post("/predict", json={"instances": [record_v1] * 8})
+        assert r.status_code == 413
+
+
+@pytest.mark.points(1)
+def test_configured_port_wins():
+    assert pick_port(Settings.model_construct(port=12345, host="127.0.0.1")) == 12345
+    assert pick_port(Settings.model_construct(port=0, host="127.0.0.1")) > 0

@@ -1,0 +1,39 @@
+"""The .mar archives: layout, manifest, model config and verified weights."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+
+import pytest
+import yaml
+
+from course_models.artifacts import verify_artifact
+from lab3_torchserve.package import MODEL_NAME, mar_name
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("version", [1, 2])
+def test_mar_layout_and_manifest(model_store, trained_artifacts, version):
+    path = model_store / mar_name(version)
+    with zipfile.ZipFile(path) as mar:
+        names = set(mar.namelist())
+        assert names == {
+            "MAR-INF/MANIFEST.json", "model.pt", "cnn.py", "digits_handler.py",
+            "index_to_name.json", "model-config.yaml",
+        }  # fmt: skip
+        manifest = json.loads(mar.read("MAR-INF/MANIFEST.json"))["model"]
+        config = yaml.safe_load(mar.read("model-config.yaml"))
+        labels = json.loads(mar.read("index_to_name.json"))
+        weights_sha = hashlib.sha256(mar.read("model.pt")).hexdigest()
+    assert manifest["modelName"] == MODEL_NAME
+    assert manifest["modelVersion"] == f"{version}.0"
+    assert (manifest["handler"], manifest["modelFile"], manifest["serializedFile"]) == (
+        "digits_handler.py", "cnn.py", "model.pt",
+    )  # fmt: skip
+    _, meta = verify_artifact(MODEL_NAME, version, trained_artifacts)
+    assert weights_sha == meta["sha256"] == config["handler"]["weights_sha256"]
+    assert config["handler"]["architecture"] == meta["architecture"]
+    assert labels == {str(i): label for i, label in enumerate(meta["labels"])}
+    assert "batchSize" not in config  # left to the register call on purpose

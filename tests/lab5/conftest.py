@@ -1,0 +1,123 @@
+"""Lab 5 fixtures. Airflow reads its home and DAG folder when first imported, so they are set
+here, at import time, before any test module can import airflow."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+LAB_DIR = Path(__file__).resolve().parents[2] / "labs" / "lab5_batch_vs_realtime"
+DAGS_FOLDER = LAB_DIR / "dags"
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="lab5-airflow-home-")
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+os.environ["LAB5_RETRY_DELAY_SECONDS"] = "1"  # read when the DAG file is parsed
+
+from course_models import procs  # noqa: E402
+from lab5_batch_vs_realtime.settings import Settings  # noqa: E402
+from lab5_batch_vs_realtime.tenants import publish_tenant_version  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _airflow_home_cleanup():
+    yield
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """A fresh SQLite metadata database in the session's AIRFLOW_HOME (~5 s)."""
+    from airflow.utils import db
+
+    db.resetdb()
+    return _AIRFLOW_HOME
+
+
+@pytest.fixture
+def lab5_settings(tmp_path, trained_artifacts, monkeypatch) -> Settings:
+    """Settings pointing every store at tmp_path; also exported as LAB5_* for code that reads
+    the environment itself (the DAG's tasks)."""
+    env = {
+        "LAB5_ARTIFACTS_DIR": str(trained_artifacts),
+        "LAB5_INPUT_URI": str(tmp_path / "input"),
+        "LAB5_OUTPUT_URI": str(tmp_path / "predictions"),
+        "LAB5_TENANTS_DIR": str(tmp_path / "tenants"),
+        "LAB5_ROWS_PER_DAY": "3000",
+        "LAB5_CHUNK_ROWS": "1000",
+        "LAB5_ROWS_PER_FILE": "2500",
+        "LAB5_MAX_TENANTS": "2",
+        "LAB5_TENANT_CHECK_SECONDS": "0",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Settings()
+
+
+@pytest.fixture
+def tenant_registry(lab5_settings) -> Path:
+    """Three tenants: acme (churn v1), globex and initech (churn v2)."""
+    for tenant, source in (("acme", 1), ("globex", 2), ("initech", 2)):
+        publish_tenant_version(
+            lab5_settings.tenants_dir, tenant, source, lab5_settings.artifacts_dir
+        )
+    return lab5_settings.tenants_dir
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory):
+    """A real S3 API over HTTP on a free port (moto_server as its own process)."""
+    port = procs.free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    proc = procs.start([procs.venv_bin("moto_server"), "-H", "127.0.0.1", "-p", str(port)], log=log)
+    try:
+        procs.wait_http(f"http://127.0.0.1:{port}/moto-api/", timeout=30, proc=proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        procs.stop(proc)
+
+
+@pytest.fixture
+def s3_settings(lab5_settings, moto_server, monkeypatch) -> Settings:
+    """lab5_settings with input and output in a fresh bucket on the moto server."""
+    import uuid
+
+    import boto3
+
+    bucket = f"lab5-{uuid.uuid4().hex[:10]}"
+    env = {
+        "LAB5_S3_ENDPOINT_URL": moto_server,
+        "LAB5_S3_ACCESS_KEY_ID": "testing",
+        "LAB5_S3_SECRET_ACCESS_KEY": "testing",
+        "LAB5_INPUT_URI": f"s3://{bucket}/landing",
+        "LAB5_OUTPUT_URI": f"s3://{bucket}/predictions",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    s = Settings()
+    boto3.client(
+        "s3",
+        endpoint_url=moto_server,
+        region_name=s.s3_region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket=bucket)
+    return s
+
+
+# starlette (through Airflow's in-process execution API and TestClient) warns that it prefers
+# `httpx2`; not ours to fix, and warnings are errors in this project.
+_LAB5_FILTERS = ("ignore:Using `httpx` with `starlette.testclient` is deprecated",)
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.path)).resolve().parents:
+            for spec in _LAB5_FILTERS:
+                item.add_marker(pytest.mark.filterwarnings(spec))
