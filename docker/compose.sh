@@ -16,7 +16,7 @@
 # registry, localhost/debian-base:bookworm when that image exists), COURSE_STANDINS=1|0 (build
 # redis/minio/tf-serving stand-ins from the base image, docker/compose.standins.yaml; default on
 # when BASE_IMAGE is a localhost/ image), COMPOSE_PROJECT_NAME (default course),
-# WITH_METRICS=1 (adds the Prometheus profile), WAIT_TIMEOUT (s, default 300),
+# WITH_METRICS=1 (adds the Prometheus profile), NO_BUILD=1, WAIT_TIMEOUT (s, default 300),
 # LOCUST_USERS, LOCUST_SPAWN_RATE, LOCUST_RUN_TIME, LOCUST_REPORTS (default artifacts/load).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -132,7 +132,8 @@ start_ticker() {
   TICKER_PID=$!
 }
 
-inspect() { if [ "$ENGINE" = podman ]; then podman inspect "$@"; else docker inspect "$@"; fi; }
+engine_cli() { if [ "$ENGINE" = podman ]; then podman "$@"; else docker "$@"; fi; }
+inspect() { engine_cli inspect "$@"; }
 
 wait_healthy() {
   local timeout=${WAIT_TIMEOUT:-300} start ids state pending bad
@@ -143,7 +144,7 @@ wait_healthy() {
     bad=""
     for id in $ids; do
       # "<name> <status> <health or -> <exit code>"
-      state=$(inspect -f '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}-{{end}} {{.State.ExitCode}}' "$id")
+      state=$(inspect -f '{{.Name}} {{.State.Status}} {{if .State.Health}}{{with .State.Health.Status}}{{.}}{{else}}-{{end}}{{else}}-{{end}} {{.State.ExitCode}}' "$id")
       read -r name status health code <<<"$state"
       case "$status" in
         running) [ "$health" = healthy ] || [ "$health" = - ] || pending=1 ;;
@@ -174,7 +175,8 @@ case "$cmd" in
   up)
     say "starting $profile with ${COMPOSE[*]} on $ENGINE (BASE_IMAGE=${BASE_IMAGE:-default}, stand-ins=$COURSE_STANDINS)"
     start_ticker
-    dc up -d --build
+    # NO_BUILD=1: use the images as they are (the smoke test builds and times them first).
+    if [ "${NO_BUILD:-0}" = 1 ]; then dc up -d; else dc up -d --build; fi
     wait_healthy
     dc ps
     say "$profile is up. Locust web UI: http://127.0.0.1:${LOCUST_PORT:-8089} (unless LOCUST_HEADLESS=1); stop with: make down-$lab"
@@ -184,10 +186,17 @@ case "$cmd" in
     wait_healthy
     ;;
   locust)
-    # The profile's Locust service, headless, once; exits non-zero on any failed request.
-    svc=$(dc config --services | grep -E "^lab${lab}-locust$")
-    dc run --rm -e LOCUST_HEADLESS=1 -e "LOCUST_RUN_TIME=${LOCUST_RUN_TIME:-20s}" \
-      -e "LOCUST_USERS=${LOCUST_USERS:-10}" -e "LOCUST_SPAWN_RATE=${LOCUST_SPAWN_RATE:-5}" "$svc"
+    # The profile's Locust service recreated headless, once; its exit code is Locust's (non-zero
+    # on any failed request). `compose run` is not used: podman's API has no container links.
+    svc="lab${lab}-locust"
+    export LOCUST_HEADLESS=1 LOCUST_RUN_TIME=${LOCUST_RUN_TIME:-20s} \
+      LOCUST_USERS=${LOCUST_USERS:-10} LOCUST_SPAWN_RATE=${LOCUST_SPAWN_RATE:-5}
+    dc up -d --no-deps --force-recreate "$svc"
+    id=$(dc ps -q "$svc")
+    rc=$(engine_cli wait "$id" | tail -1)
+    dc logs --no-color --tail 40 "$svc"
+    say "Locust exited $rc; reports in ${LOCUST_REPORTS:-artifacts/load}/lab${lab}_stats.csv and lab${lab}.html"
+    exit "$rc"
     ;;
   down)
     dc down --volumes --remove-orphans

@@ -10,18 +10,9 @@ import random
 
 from locust import HttpUser, between, task
 
-RECORD = {
-    "tenure_months": 5,
-    "monthly_charges": 89.5,
-    "support_calls": 3,
-    "age": 34,
-    "contract": "month-to-month",
-    "payment_method": "electronic-check",
-    "internet_service": "fiber",
-    "paperless_billing": True,
-    "has_partner": False,
-    "satisfaction_score": 2.5,
-}
+from course_models.tabular import example_record
+
+RECORD = example_record(version=2)
 TENANTS = ("acme", "globex", "initech")
 
 

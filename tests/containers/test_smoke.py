@@ -159,6 +159,7 @@ def test_stack_serves_and_survives_load(stack: Stack, tmp_path):
         stack.run("build")
         built = time.perf_counter() - t0
         t0 = time.perf_counter()
+        stack.env["NO_BUILD"] = "1"
         stack.run("up")
         print(f"lab{stack.lab}: build {built:.0f}s, up+healthy {time.perf_counter() - t0:.0f}s")
 

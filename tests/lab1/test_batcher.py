@@ -117,3 +117,22 @@ def test_submit_after_stop_fails_cleanly():
             await batcher.submit([1])
 
     _run(scenario())
+
+
+@pytest.mark.points(1)
+def test_a_lone_client_is_not_kept_waiting():
+    """Sequential requests never combine, so the batcher must not sit out max_wait_ms."""
+
+    async def scenario():
+        batcher = MicroBatcher(lambda items: items, max_wait_ms=600_000)
+        await batcher.start()
+        try:
+            for i in range(3):
+                # Far below max_wait: this only passes if the batcher did not wait for company.
+                assert await asyncio.wait_for(batcher.submit([i]), timeout=30) == [i]
+        finally:
+            await batcher.stop()
+        return batcher.stats
+
+    stats = _run(scenario())
+    assert stats.calls == 3

@@ -28,7 +28,7 @@ def test_ready_lists_loaded_versions(api):
     assert {1, 2} <= set(body["loaded"])
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(1)
 @pytest.mark.parametrize("path,version", [("/v1/churn/predict", 1), ("/v2/churn/predict", 2)])
 def test_versioned_predict_single(api, path, version, record_v1):
     r = api.post(path, json=record_v1)

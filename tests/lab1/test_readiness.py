@@ -36,7 +36,7 @@ def _break(root, version: int, how: str) -> None:
         meta_path.write_text(json.dumps(meta))
 
 
-@pytest.mark.points(4)
+@pytest.mark.points(2)
 @pytest.mark.parametrize(
     "how,reason",
     [

@@ -16,14 +16,18 @@ def test_env_prefix(monkeypatch, tmp_path):
     monkeypatch.setenv("LAB1_WORKERS", "2")
     monkeypatch.setenv("LAB1_ARTIFACTS_DIR", str(tmp_path))
     monkeypatch.setenv("LAB1_MODEL_VERSIONS", "[1]")
+    monkeypatch.setenv("LAB1_DEFAULT_VERSION", "1")
     s = Settings(_env_file=None)
     assert (s.predict_mode, s.max_batch_size, s.workers) == ("batched", 7, 2)
     assert s.artifacts_dir == tmp_path
-    assert s.model_versions == [1]
+    assert (s.model_versions, s.default_version) == ([1], 1)
 
 
 @pytest.mark.points(1)
-@pytest.mark.parametrize("var,value", [("LAB1_PREDICT_MODE", "turbo"), ("LAB1_WORKERS", "two")])
+@pytest.mark.parametrize(
+    "var,value",
+    [("LAB1_PREDICT_MODE", "turbo"), ("LAB1_WORKERS", "two"), ("LAB1_MODEL_VERSIONS", "[1]")],
+)
 def test_bad_setting_fails_fast(monkeypatch, var, value):
     monkeypatch.setenv(var, value)
     with pytest.raises(pydantic.ValidationError):

@@ -91,8 +91,10 @@ def test_bad_input_is_a_4xx_and_spares_its_batch(torchserve, digits):
 def test_scale_out_to_two_workers_and_back(torchserve):
     torchserve.mgmt.scale(MODEL_NAME, 2)
     try:
+        procs.wait_until(lambda: len(ready_workers(torchserve)) == 2, 60, what="2 READY workers")
         workers = ready_workers(torchserve)
-        assert len(workers) == 2 and len({w["pid"] for w in workers}) == 2
+        assert len({w["pid"] for w in workers}) == 2
+        assert all(torchserve.server.owns(w["pid"]) for w in workers)
         (entry,) = torchserve.mgmt.describe(MODEL_NAME)
         assert entry["minWorkers"] == 2
     finally:

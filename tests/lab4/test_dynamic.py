@@ -127,6 +127,22 @@ def test_moving_a_label_in_the_config_repoints_clients(
 
 
 @pytest.mark.points(1)
+def test_an_existing_label_cannot_move_to_a_version_that_is_not_loaded(
+    server, paths, make_config, digits, keras_predict
+):
+    """Even with --allow_version_labels_for_unavailable_models, only *new* labels may point at
+    unloaded versions: clients of `canary` must not be sent to version 7, which is not there."""
+    import numpy as np
+
+    x, _ = digits
+    _write_config(server, make_config(canary=7))
+    time.sleep(3)  # three polls
+    r = _predict(server, "/v1/models/digits/labels/canary", x)
+    assert r.status_code == 200, r.text
+    assert np.allclose(r.json()["predictions"], keras_predict[2], atol=1e-5)
+
+
+@pytest.mark.points(1)
 def test_broken_config_file_keeps_the_current_models(server, paths, make_config, digits):
     x, _ = digits
     _write_config(server, "model_config_list { config { name: 'digits' ")  # truncated
@@ -134,3 +150,25 @@ def test_broken_config_file_keeps_the_current_models(server, paths, make_config,
     r = _predict(server, "/v1/models/digits", x)
     assert r.status_code == 200, json.dumps(r.json())
     assert _states(server, "digits")["2"] == "AVAILABLE"
+
+
+@pytest.mark.points(1)
+def test_reload_config_over_grpc(server, paths, make_config, grpc_client):
+    """ModelService.HandleReloadConfigRequest: the other way to change what is served."""
+    from tensorflow_serving.apis import model_management_pb2
+
+    from lab4_tf_serving.config import parse_model_config
+
+    request = model_management_pb2.ReloadConfigRequest()
+    request.config.CopyFrom(parse_model_config(make_config(extra=EXTRA_MODEL)))
+    try:
+        response = grpc_client.models.HandleReloadConfigRequest(request, timeout=60)
+        assert response.status.error_code == 0, response.status.error_message
+        wait_until(
+            lambda: _states(server, "digits_pinned").get("1") == "AVAILABLE", WAIT, what="reload"
+        )
+    finally:
+        request.config.CopyFrom(parse_model_config(make_config()))
+        grpc_client.models.HandleReloadConfigRequest(request, timeout=60)
+    r = httpx.get(f"{server.rest}/v1/models/digits_pinned/versions/1", timeout=10)
+    assert r.json()["model_version_status"][0]["state"] == "END"

@@ -16,7 +16,6 @@ _AIRFLOW_HOME = tempfile.mkdtemp(prefix="lab5-airflow-home-")
 os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["LAB5_RETRY_DELAY_SECONDS"] = "1"  # read when the DAG file is parsed
 
 from course_models import procs  # noqa: E402

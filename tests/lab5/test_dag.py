@@ -101,3 +101,15 @@ def test_dag_score_failure_is_retried_and_leaves_nothing_partial(dagbag, lab5_se
     staging = Path(lab5_settings.output_uri) / "_staging"
     assert not staging.exists() or not any(staging.iterdir()), "the crashed attempt left staging"
     assert time.monotonic() - t0 < 280  # bounded: the retry delay comes from the test env
+
+
+def test_make_lab5_configures_airflow_for_a_small_shared_machine(tmp_path):
+    from lab5_batch_vs_realtime.stack import DAGS_FOLDER as STACK_DAGS
+    from lab5_batch_vs_realtime.stack import airflow_env
+
+    env = airflow_env(tmp_path, 18123)
+    assert Path(env["AIRFLOW__CORE__DAGS_FOLDER"]) == STACK_DAGS == DAGS_FOLDER
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:18123/execution/"
+    assert env["AIRFLOW__API__PORT"] == "18123" and env["AIRFLOW_HOME"] == str(tmp_path)
+    assert int(env["AIRFLOW__CORE__PARALLELISM"]) <= 4
+    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"

@@ -1,10 +1,12 @@
 """Adaptive micro-batching: concurrent requests share one vectorised model call.
 
 A model call has a large fixed cost (building a DataFrame, running the pipeline) and a small
-cost per row, so 32 rows cost little more than 1. The batcher waits at most ``max_wait_ms``
-for more rows (or until ``max_items``), runs the model once in a worker thread so the event
-loop stays free, and hands each caller its own slice. If the combined call fails, every
-request is retried alone so one bad request cannot fail its neighbours.
+cost per row, so 32 rows cost little more than 1. The batcher takes whatever is queued, waits
+at most ``max_wait_ms`` for more rows (or until ``max_items``), runs the model once in a worker
+thread so the event loop stays free, and hands each caller its own slice. It only waits when
+the previous batch held several requests: with a single client, waiting is pure added latency.
+If the combined call fails, every request is retried alone so one bad request cannot fail its
+neighbours.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class MicroBatcher:
         self.stats = BatchStats()
         self._queue: asyncio.Queue[_Job] | None = None
         self._task: asyncio.Task | None = None
+        self._busy = False  # did the last batch combine several requests?
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
@@ -75,7 +78,7 @@ class MicroBatcher:
         while True:
             jobs = [await self._queue.get()]
             size = len(jobs[0].items)
-            deadline = loop.time() + self.max_wait
+            deadline = loop.time() + (self.max_wait if self._busy else 0.0)
             while size < self.max_items:
                 if self._queue.empty():
                     remaining = deadline - loop.time()
@@ -90,6 +93,7 @@ class MicroBatcher:
                     job = self._queue.get_nowait()
                 jobs.append(job)
                 size += len(job.items)
+            self._busy = len(jobs) > 1
             # Callers that went away (client disconnected) are not worth a model call.
             jobs = [j for j in jobs if not j.future.done()]
             if jobs:

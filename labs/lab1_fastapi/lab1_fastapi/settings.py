@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PredictMode = Literal["blocking", "threadpool", "batched"]
@@ -37,3 +37,12 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1)
     access_log: bool = True
     log_level: str = "info"
+
+    @model_validator(mode="after")
+    def _default_is_served(self) -> Settings:
+        if self.default_version not in self.model_versions:
+            raise ValueError(
+                f"default_version {self.default_version} is not in model_versions "
+                f"{self.model_versions}: /predict would never be ready"
+            )
+        return self

@@ -16,7 +16,6 @@ from typing import Any
 
 import redis
 from celery import Celery, Task
-from celery.result import AsyncResult
 from flask import Flask, current_app, jsonify, request, url_for
 from kombu.exceptions import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -305,11 +304,15 @@ def register_routes(app: Flask) -> None:
         except ValueError:
             raise ApiError(404, "unknown_job", f"{job_id!r} is not a job id") from None
         s = settings()
+        celery_app = current_app.extensions["celery"]
         try:
-            result = AsyncResult(job_id, app=current_app.extensions["celery"])
-            state = result.state
+            # One read of the result backend (AsyncResult.state + .info would be two).
+            meta = celery_app.backend.get_task_meta(job_id)
+            state = meta["status"]
             known = state != "PENDING" or _redis(current_app).exists(JOB_KEY.format(job_id))
-            info = result.info
+            info = meta.get("result")
+            if state in ("FAILURE", "RETRY", "REVOKED"):
+                info = celery_app.backend.exception_to_python(info)
         except (redis.RedisError, OperationalError, OSError) as exc:
             raise ApiError(
                 503, "queue_unavailable", f"cannot read job state ({type(exc).__name__}: {exc})"

@@ -1,8 +1,9 @@
 """`make diagnose-2`: the same Locust load against several server configurations.
 
 Every configuration gets 4 light users (/predict) and 4 heavy users (/explain, or the same
-work through Celery: more heavy requests than cores, i.e. heavy traffic), for the same time, on the same machine, one after the other. The
-table shows what each configuration does to the *light* endpoint while heavy work runs.
+work through Celery) -- more heavy requests than cores, i.e. heavy traffic -- for the same
+time, on the same machine, one after the other. The table shows what each configuration
+does to the *light* endpoint while heavy work runs.
 
     python -m lab2_flask_celery.diagnose [--seconds 20] [--only sync-1,gthread-2x4]
 

@@ -48,6 +48,7 @@ class Caller:
         self.host, self.port = host, port
         self.payloads, self.labels = payloads, labels
         self.local = threading.local()
+        self.lock = threading.Lock()
         self.wrong = 0
 
     def __call__(self, i: int) -> bool:
@@ -66,7 +67,9 @@ class Caller:
         if response.status != 200:
             return False
         # A wrong digit is the model's error, not the server's: counted, not an error.
-        self.wrong += json.loads(body)["label"] != self.labels[k]
+        if json.loads(body)["label"] != self.labels[k]:
+            with self.lock:
+                self.wrong += 1
         return True
 
 
@@ -77,7 +80,7 @@ def run(
     payloads = [json.dumps(x.ravel().round(4).tolist()).encode() for x in x_test]
     labels = [str(y) for y in y_test]
     rows = []
-    with TorchServe(store) as server:
+    with TorchServe(store, workdir=store / "server") as server:
         mgmt = ManagementClient(server.management_url)
         call = Caller(server.host, server.inference_port, payloads, labels)
 
@@ -148,8 +151,9 @@ def main(argv: list[str] | None = None) -> None:
         args.out.with_suffix(".png"),
         [r["label"] for r in rows],
         {"requests/s": [r["rps"] for r in rows], "p95 ms": [r["p95_ms"] for r in rows]},
-        ylabel="requests/s  |  ms",
+        ylabel="requests/s  |  ms (log scale)",
         title=f"TorchServe digits CNN, {args.concurrency} concurrent clients",
+        log=True,
     )
     print(f"wrote {args.out.with_suffix('.json')} and .png")
 

@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     desc.add_argument("--version", default="all")
     scale = sub.add_parser("scale")
     scale.add_argument("workers", type=int)
-    scale.add_argument("--version")
+    scale.add_argument("--version", type=int)
     default = sub.add_parser("set-default")
     default.add_argument("version", type=int)
     unreg = sub.add_parser("unregister")
@@ -235,7 +235,14 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({"expected": str(y_test[args.index]), "status": answer.status_code,
                           **answer.body}, indent=2))  # fmt: skip
         return
-    mc = ManagementClient(args.management)
+    try:
+        result = _manage(ManagementClient(args.management), args)
+    except TorchServeError as exc:
+        raise SystemExit(f"TorchServe answered {exc.status_code}: {json.dumps(exc.body)}") from None
+    print(json.dumps(result, indent=2))
+
+
+def _manage(mc: ManagementClient, args: argparse.Namespace) -> Any:
     if args.cmd == "register":
         result = mc.register(
             mar_name(args.version), MODEL_NAME, args.batch_size, args.max_batch_delay, args.workers
@@ -245,13 +252,14 @@ def main(argv: list[str] | None = None) -> None:
     elif args.cmd == "describe":
         result = mc.describe(MODEL_NAME, args.version)
     elif args.cmd == "scale":
-        result = mc.scale(MODEL_NAME, args.workers, version=args.version)
+        version = model_version(args.version) if args.version else None
+        result = mc.scale(MODEL_NAME, args.workers, version=version)
     elif args.cmd == "set-default":
         result = mc.set_default(MODEL_NAME, model_version(args.version))
     else:
         version = model_version(args.version) if args.version else None
         result = mc.unregister(MODEL_NAME, version)
-    print(json.dumps(result, indent=2))
+    return result
 
 
 if __name__ == "__main__":

@@ -57,6 +57,8 @@ class Batch:
 
 
 class DigitsHandler(BaseHandler):
+    """BaseHandler.handle() drives preprocess → inference → postprocess on each batch."""
+
     def initialize(self, context):
         """Load weights into the shipped model class, verify them, pick a device, read labels.
 
@@ -139,7 +141,8 @@ class DigitsHandler(BaseHandler):
         for idx, message in batch.errors.items():
             out[idx] = {"error": "bad_input", "detail": message}
             if self.context is not None:
-                self.context.set_response_status(400, message, idx)
+                # The detail goes in the body; the status line keeps a plain ASCII reason.
+                self.context.set_response_status(400, "Bad Request", idx)
         return out
 
     def _label(self, index: int) -> str:
@@ -152,7 +155,8 @@ class DigitsHandler(BaseHandler):
             return
         try:
             metric = metrics.get_metric(name, kind)
-        except Exception:  # not declared in metrics.yaml: declare it here, same dimensions
+        except Exception:  # not in the worker's metrics.yaml: create it (the frontend will
+            # still drop it from /metrics unless metrics.yaml declares it)
             metric = metrics.add_metric_to_cache(name, _UNITS[name], ["ModelName", "Level"], kind)
         metric.add_or_update(value, [self.model_name, "Model"])
 

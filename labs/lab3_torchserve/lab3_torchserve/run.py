@@ -6,6 +6,7 @@ TorchServe with ``torchserve --stop`` and removes nothing but its temp dir.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import threading
@@ -113,10 +114,16 @@ Try a held-out digit {label!r} as JSON pixels, then as a PNG:
                 print("!! TorchServe exited; last log lines:\n" + server.tail())
                 break
     finally:
-        print(">> stopping TorchServe (torchserve --stop)", flush=True)
+        say(">> stopping TorchServe (torchserve --stop)")
         server.stop()
         shutil.rmtree(server.workdir / "tmp", ignore_errors=True)
-        print(f">> stopped; logs kept in {server.log_dir}")
+        say(f">> stopped; logs kept in {server.log_dir}")
+
+
+def say(text: str) -> None:
+    """print() that cannot prevent the shutdown (a closed terminal or pipe raises on write)."""
+    with contextlib.suppress(OSError):
+        print(text, flush=True)
 
 
 def main() -> None:

@@ -131,17 +131,25 @@ class ServerCore:
             self._apply_labels(wanted)
 
     def _apply_labels(self, wanted) -> None:
+        """serving_config.md: a label may point at a version that is not AVAILABLE only when the
+        flag is set *and* the label is new; moving an existing label needs a loaded target, so
+        that requests for the label never land on a version that is still loading."""
         for name, model in wanted.items():
             labels = dict(model.version_labels)
-            for version in labels.values():
+            with self._lock:
+                current = dict(self.models[name].labels) if name in self.models else {}
+            for label, version in labels.items():
                 st = self.monitor.get(name, {}).get(version)
                 available = st is not None and st.state == State.AVAILABLE
-                if not available and not self.allow_unavailable_labels:
+                new_label = label not in current
+                if not available and not (self.allow_unavailable_labels and new_label):
                     log.error(
                         "FAILED_PRECONDITION: Request to assign label to version %s of model %s, "
-                        "which is not currently available for inference.",
+                        "which is not currently available for inference. (label %r kept at %s)",
                         version,
                         name,
+                        label,
+                        current.get(label, "nothing"),
                     )
                     break
             else:

@@ -43,16 +43,19 @@ def pick_engine(s: Settings) -> tuple[str, str]:
 
 
 def container_cmd(engine: str, s: Settings, rest: int, grpc: int) -> list[str]:
+    # The config *directory* is mounted: editors that save by replacing the file would
+    # otherwise leave the container polling the old inode.
+    if s.config_file.parent != s.monitoring_file.parent:
+        raise SystemExit("LAB4_CONFIG_FILE and LAB4_MONITORING_FILE must share a directory")
     return [
         engine, "run", "--rm", "--name", f"lab4-tfserving-{rest}",
         "-p", f"{s.host}:{rest}:8501", "-p", f"{s.host}:{grpc}:8500",
         "-v", f"{s.models_dir.resolve()}:/models:ro",
-        "-v", f"{s.config_file.resolve()}:/config/models.config:ro",
-        "-v", f"{s.monitoring_file.resolve()}:/config/monitoring.config:ro",
+        "-v", f"{s.config_file.parent.resolve()}:/config:ro",
         s.image,
-        "--model_config_file=/config/models.config",
+        f"--model_config_file=/config/{s.config_file.name}",
         f"--model_config_file_poll_wait_seconds={s.poll_seconds}",
-        "--monitoring_config_file=/config/monitoring.config",
+        f"--monitoring_config_file=/config/{s.monitoring_file.name}",
         "--allow_version_labels_for_unavailable_models=true",
     ]  # fmt: skip
 

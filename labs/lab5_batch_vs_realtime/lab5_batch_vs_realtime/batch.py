@@ -79,7 +79,7 @@ def land_day(day: str | Date, settings: Settings | None = None, rows: int | None
     return {"input": uri, "rows": rows, "start_row": start, "run_id": run_id}
 
 
-def _progress(enabled: bool, total: int | None):
+def _progress(enabled: bool):
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -129,7 +129,7 @@ def run_batch(
     run_id = new_run_id()
     rows_in = rows_out = chunks = 0
 
-    with out_store.staging(output_uri) as staged, _progress(progress, None) as bar:
+    with out_store.staging(output_uri) as staged, _progress(progress) as bar:
         task = bar.add_task("score", total=manifest_in.get("rows"))
         writer: pq.ParquetWriter | None = None
         in_file = 0

@@ -232,7 +232,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 pattern=VERSION_PATTERN,
                 examples=["2"],
             ),
-        ] = None,  # type: ignore[assignment]
+        ] = None,
     ):
         # A plain `def`: FastAPI runs it in its thread pool, so CPU-bound scoring does not
         # stall the event loop that accepts other connections.
@@ -297,6 +297,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             label=CLASSES[int(p >= 0.5)],
             tenant=tenant,
         )
+
+    generate_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI documents an optional header as "string or null"; on the wire a header is
+        present or absent, never null, and clients (and fuzzers) would send the text "null"."""
+        schema = generate_openapi()
+        for item in schema.get("paths", {}).values():
+            for op in item.values():
+                for param in op.get("parameters", []) if isinstance(op, dict) else []:
+                    any_of = param.get("schema", {}).get("anyOf")
+                    if param.get("in") == "header" and any_of:
+                        kept = [branch for branch in any_of if branch.get("type") != "null"]
+                        if len(kept) == 1:
+                            rest = {k: v for k, v in param["schema"].items() if k != "anyOf"}
+                            param["schema"] = {**kept[0], **rest}
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus() -> Response:

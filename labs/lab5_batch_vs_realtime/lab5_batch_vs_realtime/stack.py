@@ -41,7 +41,12 @@ def _port(wanted: int) -> int:
     return wanted if procs.port_is_free(wanted) else procs.free_port()
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run_stack(with_airflow: bool = True) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the stack as cleanly as Ctrl-C
     s = get_settings()
     lab_dir = default_lab_dir()
     logs = lab_dir / "logs"
@@ -74,14 +79,17 @@ def run_stack(with_airflow: bool = True) -> int:
             procs.wait_http(
                 f"http://127.0.0.1:{af_port}/api/v2/monitor/health", timeout=180, proc=airflow
             )
-            exports = " ".join(f"{k}={v}" for k, v in env.items() if k != "PATH")
+            env_file = lab_dir / "airflow" / "env.sh"
+            env_file.write_text("".join(f"export {k}={v}\n" for k, v in env.items()))
             print(
                 f"airflow            http://127.0.0.1:{af_port}/dags/{DAG_ID}   "
                 f"(log {logs}/airflow.log)\n\n"
                 "The scheduler runs the DAG daily (it is unpaused, so the latest day runs now).\n"
                 "Trigger a run for a date from the UI (Trigger -> config) or from a shell:\n"
-                f"  {exports} \\\n    .venv/bin/airflow dags trigger {DAG_ID} "
+                f"  source {env_file}\n"
+                f"  .venv/bin/airflow dags trigger {DAG_ID} "
                 '--conf \'{"date": "2026-11-24", "rows": 50000}\'\n'
+                f"  .venv/bin/airflow dags list-runs {DAG_ID}\n"
                 f"Outputs: {s.output_uri}/date=YYYY-MM-DD/\n"
             )
         print("Ctrl-C stops everything.", flush=True)
@@ -94,6 +102,7 @@ def run_stack(with_airflow: bool = True) -> int:
         return 0
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for proc in reversed(started):
             procs.stop(proc)
         print("lab 5 stopped.", flush=True)
