@@ -189,8 +189,7 @@ case "$cmd" in
     # The profile's Locust service recreated headless, once; its exit code is Locust's (non-zero
     # on any failed request). `compose run` is not used: podman's API has no container links.
     svc="lab${lab}-locust"
-    export LOCUST_HEADLESS=1 LOCUST_RUN_TIME=${LOCUST_RUN_TIME:-20s} \
-      LOCUST_USERS=${LOCUST_USERS:-10} LOCUST_SPAWN_RATE=${LOCUST_SPAWN_RATE:-5}
+    export LOCUST_HEADLESS=1 LOCUST_RUN_TIME=${LOCUST_RUN_TIME:-20s}
     dc up -d --no-deps --force-recreate "$svc"
     id=$(dc ps -q "$svc")
     rc=$(engine_cli wait "$id" | tail -1)

@@ -103,6 +103,25 @@ def check_lab1(stack: Stack) -> None:
     assert bad.status_code == 422, bad.text
 
 
+def check_lab2(stack: Stack) -> None:
+    base = stack.url("LAB2_HOST_PORT")
+    risky, loyal = _churn_pair(2)
+    response = httpx.post(f"{base}/predict", json={"records": [risky, loyal]}, timeout=30)
+    assert response.status_code == 200, response.text
+    p_risky, p_loyal = (p["churn_probability"] for p in response.json()["predictions"])
+    assert p_risky > 0.9 and p_loyal < 0.1, response.json()
+    # The Celery path: Flask queues in Redis, the worker container answers.
+    job = httpx.post(f"{base}/jobs/explain", json=risky, timeout=30)
+    assert job.status_code == 202, job.text
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = httpx.get(base + job.headers["Location"], timeout=30).json()
+        if status["status"] in ("success", "failure"):
+            break
+        time.sleep(1)
+    assert status["status"] == "success", status
+
+
 @dataclass(frozen=True)
 class Lab:
     number: int
@@ -112,6 +131,7 @@ class Lab:
 
 LABS = {
     1: Lab(1, ("LAB1_HOST_PORT",), check_lab1),
+    2: Lab(2, ("LAB2_HOST_PORT",), check_lab2),
 }
 
 

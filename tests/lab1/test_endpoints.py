@@ -176,3 +176,14 @@ def test_prometheus_metrics(api, record_v2):
     assert 'lab1_http_request_duration_seconds_bucket{le="0.005",method="POST"' in after
     assert 'lab1_model_load_seconds{model="churn",version="1"}' in after
     assert 'lab1_model_load_seconds{model="churn",version="2"}' in after
+
+
+@pytest.mark.points(1)
+def test_server_timing_splits_model_and_app_time(api, record_v2):
+    r = api.post("/v2/churn/predict", json=record_v2)
+    timings = dict(
+        m.strip().split(";dur=") for m in r.headers["server-timing"].split(",") if ";dur=" in m
+    )
+    assert {"app"} <= set(timings) and ({"model", "batch"} & set(timings))
+    model = float(timings.get("model", timings.get("batch")))
+    assert 0 < model <= float(timings["app"])

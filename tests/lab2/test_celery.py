@@ -60,7 +60,7 @@ def test_submit_poll_result_equals_sync_answer(stack, record):
 def test_worker_sigkill_mid_task_is_redelivered(stack, record):
     """kill -9 the whole worker (no chance to requeue): the unacked message comes back after
     the visibility timeout and a fresh worker completes it."""
-    slow = {"LAB2_EXPLAIN_PERMUTATIONS": "60"}
+    slow = {"LAB2_EXPLAIN_PERMUTATIONS": "300"}
     stack.env.update(slow)
     stack.start_redis()
     first = stack.start_worker("worker1")
@@ -82,7 +82,7 @@ def test_worker_sigkill_mid_task_is_redelivered(stack, record):
 def test_pool_process_killed_task_requeued(stack, record):
     """kill -9 only the pool process running the task: the worker's main process sees the
     loss and, with reject_on_worker_lost, requeues the message at once."""
-    stack.env.update({"LAB2_EXPLAIN_PERMUTATIONS": "60"})
+    stack.env.update({"LAB2_EXPLAIN_PERMUTATIONS": "300"})
     stack.start_redis()
     worker = stack.start_worker()
     client = create_app(stack.settings()).test_client()

@@ -3,6 +3,7 @@ here, at import time, before any test module can import airflow."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -13,6 +14,7 @@ import pytest
 LAB_DIR = Path(__file__).resolve().parents[2] / "labs" / "lab5_batch_vs_realtime"
 DAGS_FOLDER = LAB_DIR / "dags"
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="lab5-airflow-home-")
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, True)  # even when no lab 5 test runs
 os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
@@ -21,12 +23,6 @@ os.environ["LAB5_RETRY_DELAY_SECONDS"] = "1"  # read when the DAG file is parsed
 from course_models import procs  # noqa: E402
 from lab5_batch_vs_realtime.settings import Settings  # noqa: E402
 from lab5_batch_vs_realtime.tenants import publish_tenant_version  # noqa: E402
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _airflow_home_cleanup():
-    yield
-    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ FastAPI must see the real (runtime-built) body types in the endpoint signatures.
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -76,17 +77,32 @@ class Runtime:
         self.batchers.clear()
         self.registry.close()
 
-    def predict_sync(self, version: int, records: list[dict]) -> list[float]:
-        return self.registry.predict(version, records).tolist()
+    def predict_sync(self, version: int, records: list[dict], response: Response) -> list[float]:
+        t0 = time.perf_counter()
+        probs = self.registry.predict(version, records).tolist()
+        _server_timing(response, "model", t0)
+        return probs
 
-    async def predict_batched(self, version: int, records: list[dict]) -> list[float]:
+    async def predict_batched(
+        self, version: int, records: list[dict], response: Response
+    ) -> list[float]:
         self.registry.get(version)  # 503 if not loaded, before queueing
-        return await self.batchers[version].submit(records)
+        t0 = time.perf_counter()
+        probs = await self.batchers[version].submit(records)
+        _server_timing(response, "batch", t0)  # queueing + the shared model call
+        return probs
 
     def respond(self, version: int, request: Request, probs: list[float]) -> Any:
         name = self.registry.name
         self.metrics.predictions.labels(name, str(version)).inc(len(probs))
         return schemas.build_response(name, version, request.state.request_id, probs)
+
+
+def _server_timing(response: Response, name: str, since: float) -> None:
+    """W3C Server-Timing: browser dev tools and the benchmark read where the time went."""
+    response.headers.append(
+        "server-timing", f"{name};dur={(time.perf_counter() - since) * 1000:.3f}"
+    )
 
 
 def _predict_endpoint(
@@ -102,7 +118,7 @@ def _predict_endpoint(
         async def predict(body: body_type, request: Request, response: Response) -> response_type:
             # The classic mistake: CPU work inside `async def` stalls every other request.
             response.headers.update(extra_headers)
-            probs = runtime.predict_sync(version, schemas.records_of(body))
+            probs = runtime.predict_sync(version, schemas.records_of(body), response)
             return runtime.respond(version, request, probs)
 
     elif mode == "threadpool":
@@ -110,7 +126,7 @@ def _predict_endpoint(
         def predict(body: body_type, request: Request, response: Response) -> response_type:
             # A plain `def`: FastAPI runs it in its worker threadpool, the loop stays free.
             response.headers.update(extra_headers)
-            probs = runtime.predict_sync(version, schemas.records_of(body))
+            probs = runtime.predict_sync(version, schemas.records_of(body), response)
             return runtime.respond(version, request, probs)
 
     else:
@@ -118,7 +134,7 @@ def _predict_endpoint(
         async def predict(body: body_type, request: Request, response: Response) -> response_type:
             # Awaits a shared, vectorised model call made in a thread by the micro-batcher.
             response.headers.update(extra_headers)
-            probs = await runtime.predict_batched(version, schemas.records_of(body))
+            probs = await runtime.predict_batched(version, schemas.records_of(body), response)
             return runtime.respond(version, request, probs)
 
     return predict

@@ -84,7 +84,12 @@ class ServingMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
+                headers = MutableHeaders(scope=message)
+                headers.append(REQUEST_ID_HEADER, request_id)
+                # Time inside the app up to the first response byte (framework + model).
+                headers.append(
+                    "server-timing", f"app;dur={(time.perf_counter() - start) * 1000:.3f}"
+                )
             await send(message)
 
         async def reject() -> None:

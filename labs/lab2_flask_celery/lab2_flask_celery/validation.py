@@ -19,7 +19,7 @@ class ValidationFailed(ValueError):
         self.details = details
 
 
-def _check_feature(f: Feature, value: Any, where: str) -> str | None:
+def _check_feature(f: Feature, value: Any) -> str | None:
     if value is None:
         return None if f.optional else "is required"
     if f.kind == "numeric":
@@ -54,7 +54,7 @@ def validate_record(record: Any, version: int, where: str = "") -> list[dict[str
         if f.name not in record and not f.optional:
             problems.append({"field": prefix + f.name, "message": "is required"})
             continue
-        message = _check_feature(f, record.get(f.name), prefix + f.name)
+        message = _check_feature(f, record.get(f.name))
         if message:
             problems.append({"field": prefix + f.name, "message": message})
     for extra in sorted(set(record) - known):
