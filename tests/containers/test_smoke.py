@@ -122,6 +122,29 @@ def check_lab2(stack: Stack) -> None:
     assert status["status"] == "success", status
 
 
+def _held_out_digits(count: int = 10) -> list[tuple[list[float], str]]:
+    from course_models.datasets import load_digits_split
+
+    _, x_test, _, y_test = load_digits_split()
+    return [
+        ([round(float(v), 4) for v in x.ravel()], str(y))
+        for x, y in zip(x_test[:count], y_test[:count], strict=True)
+    ]
+
+
+def check_lab3(stack: Stack) -> None:
+    base = stack.url("LAB3_HOST_PORT")
+    digits = _held_out_digits()
+    right = 0
+    for pixels, label in digits:
+        response = httpx.post(f"{base}/predictions/digits_cnn", json=pixels, timeout=30)
+        assert response.status_code == 200, response.text
+        right += response.json()["label"] == label
+    assert right >= len(digits) - 2, f"{right}/{len(digits)} held-out digits right"
+    metrics = httpx.get(stack.url("LAB3_METRICS_HOST_PORT") + "/metrics", timeout=30)
+    assert metrics.status_code == 200 and "ts_inference_requests_total" in metrics.text
+
+
 @dataclass(frozen=True)
 class Lab:
     number: int
@@ -132,6 +155,7 @@ class Lab:
 LABS = {
     1: Lab(1, ("LAB1_HOST_PORT",), check_lab1),
     2: Lab(2, ("LAB2_HOST_PORT",), check_lab2),
+    3: Lab(3, ("LAB3_HOST_PORT", "LAB3_MANAGEMENT_HOST_PORT", "LAB3_METRICS_HOST_PORT"), check_lab3),
 }
 
 
