@@ -145,6 +145,23 @@ def check_lab3(stack: Stack) -> None:
     assert metrics.status_code == 200 and "ts_inference_requests_total" in metrics.text
 
 
+def check_lab4(stack: Stack) -> None:
+    base = stack.url("LAB4_HOST_PORT")
+    digits = _held_out_digits()
+    images = [[pixels[row * 8 : row * 8 + 8] for row in range(8)] for pixels, _ in digits]
+    for path in ("/v1/models/digits:predict", "/v1/models/digits/labels/canary:predict"):
+        response = httpx.post(base + path, json={"instances": images}, timeout=60)
+        assert response.status_code == 200, response.text
+        probs = response.json()["predictions"]
+        right = sum(
+            str(max(range(10), key=row.__getitem__)) == label
+            for row, (_, label) in zip(probs, digits, strict=True)
+        )
+        assert right >= len(digits) - 2, f"{path}: {right}/{len(digits)} held-out digits right"
+    metrics = httpx.get(f"{base}/monitoring/prometheus/metrics", timeout=30)
+    assert metrics.status_code == 200 and ":tensorflow:serving:request_count" in metrics.text
+
+
 @dataclass(frozen=True)
 class Lab:
     number: int
@@ -156,6 +173,7 @@ LABS = {
     1: Lab(1, ("LAB1_HOST_PORT",), check_lab1),
     2: Lab(2, ("LAB2_HOST_PORT",), check_lab2),
     3: Lab(3, ("LAB3_HOST_PORT", "LAB3_MANAGEMENT_HOST_PORT", "LAB3_METRICS_HOST_PORT"), check_lab3),
+    4: Lab(4, ("LAB4_HOST_PORT", "LAB4_GRPC_HOST_PORT"), check_lab4),
 }
 
 
