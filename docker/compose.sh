@@ -10,6 +10,7 @@
 #   bash docker/compose.sh build N     build lab N's images only
 #   bash docker/compose.sh wait N      wait until every container of the stack is healthy
 #   bash docker/compose.sh locust N    one headless Locust run (LOCUST_RUN_TIME, default 20s)
+#   bash docker/compose.sh exec N SERVICE CMD...   run a command in a running service
 #   bash docker/compose.sh logs N | ps N | config N | engine
 #
 # Knobs (environment): BASE_IMAGE (default python:3.11-slim; on a podman machine without a
@@ -21,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 say() { echo ">> $*" >&2; }
 
 cmd=${1:-}
@@ -199,6 +200,11 @@ case "$cmd" in
     ;;
   down)
     dc down --volumes --remove-orphans
+    ;;
+  exec)
+    # One command in a running service of the stack: compose.sh exec N SERVICE CMD...
+    shift 2
+    dc exec -T "$@"
     ;;
   logs) dc logs --no-color --tail "${LOG_LINES:-200}" ;;
   ps) dc ps ;;

@@ -39,7 +39,7 @@ class Stack:
             out.write(f"\n$ compose.sh {' '.join(args)}\n")
             out.flush()
             proc = subprocess.run(
-                ["bash", str(COMPOSE_SH), *args, str(self.lab)],
+                ["bash", str(COMPOSE_SH), args[0], str(self.lab), *args[1:]],
                 cwd=REPO,
                 env=self.env,
                 stdout=out,
@@ -162,6 +162,43 @@ def check_lab4(stack: Stack) -> None:
     assert metrics.status_code == 200 and ":tensorflow:serving:request_count" in metrics.text
 
 
+def check_lab5(stack: Stack) -> None:
+    import boto3
+
+    base = stack.url("LAB5_HOST_PORT")
+    for version in ("1", "2"):
+        risky, loyal = _churn_pair(int(version))
+        probs = []
+        for record in (risky, loyal):
+            response = httpx.post(
+                f"{base}/predict",
+                json={"entity_id": "smoke", "features": record},
+                headers={"X-Model-Version": version},
+                timeout=30,
+            )
+            assert response.status_code == 200, response.text
+            assert response.json()["model_version"] == int(version), response.json()
+            probs.append(response.json()["churn_probability"])
+        assert probs[0] > 0.9 and probs[1] < 0.1, (version, probs)
+    health = httpx.get(stack.url("LAB5_AIRFLOW_HOST_PORT") + "/api/v2/monitor/health", timeout=30)
+    assert health.status_code == 200, health.text
+    # The batch path: the DAG, run inside the Airflow container, writes Parquet to the bucket.
+    day = "2026-11-24"
+    stack.run("exec", "lab5-airflow", "airflow", "dags", "test", "lab5_churn_batch", day)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.url("LAB5_S3_HOST_PORT"),
+        region_name="us-east-1",
+        aws_access_key_id="minioadmin",
+        aws_secret_access_key="minioadmin",
+    )
+    keys = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket="lab5", Prefix="predictions/").get("Contents", [])
+    ]
+    assert any(day in k and k.endswith(".parquet") for k in keys), keys
+
+
 @dataclass(frozen=True)
 class Lab:
     number: int
@@ -174,6 +211,12 @@ LABS = {
     2: Lab(2, ("LAB2_HOST_PORT",), check_lab2),
     3: Lab(3, ("LAB3_HOST_PORT", "LAB3_MANAGEMENT_HOST_PORT", "LAB3_METRICS_HOST_PORT"), check_lab3),
     4: Lab(4, ("LAB4_HOST_PORT", "LAB4_GRPC_HOST_PORT"), check_lab4),
+    5: Lab(
+        5,
+        ("LAB5_HOST_PORT", "LAB5_S3_HOST_PORT", "LAB5_MINIO_CONSOLE_HOST_PORT",
+         "LAB5_AIRFLOW_HOST_PORT"),
+        check_lab5,
+    ),
 }
 
 
