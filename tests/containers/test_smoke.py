@@ -209,12 +209,18 @@ class Lab:
 LABS = {
     1: Lab(1, ("LAB1_HOST_PORT",), check_lab1),
     2: Lab(2, ("LAB2_HOST_PORT",), check_lab2),
-    3: Lab(3, ("LAB3_HOST_PORT", "LAB3_MANAGEMENT_HOST_PORT", "LAB3_METRICS_HOST_PORT"), check_lab3),
+    3: Lab(
+        3, ("LAB3_HOST_PORT", "LAB3_MANAGEMENT_HOST_PORT", "LAB3_METRICS_HOST_PORT"), check_lab3
+    ),
     4: Lab(4, ("LAB4_HOST_PORT", "LAB4_GRPC_HOST_PORT"), check_lab4),
     5: Lab(
         5,
-        ("LAB5_HOST_PORT", "LAB5_S3_HOST_PORT", "LAB5_MINIO_CONSOLE_HOST_PORT",
-         "LAB5_AIRFLOW_HOST_PORT"),
+        (
+            "LAB5_HOST_PORT",
+            "LAB5_S3_HOST_PORT",
+            "LAB5_MINIO_CONSOLE_HOST_PORT",
+            "LAB5_AIRFLOW_HOST_PORT",
+        ),
         check_lab5,
     ),
 }
@@ -274,8 +280,10 @@ def test_stack_serves_and_survives_load(stack: Stack, tmp_path):
         stats = tmp_path / "load" / f"lab{stack.lab}_stats.csv"
         assert stats.exists(), f"Locust wrote no {stats.name} (exit {rc}):\n{stack.tail()}"
         totals = _locust_totals(stats)
-        print(f"lab{stack.lab} locust: {totals['Request Count']} requests, "
-              f"{totals['Failure Count']} failures, {totals['Requests/s']} req/s")
+        print(
+            f"lab{stack.lab} locust: {totals['Request Count']} requests, "
+            f"{totals['Failure Count']} failures, {totals['Requests/s']} req/s"
+        )
         assert int(totals["Request Count"]) > 0, totals
         assert int(totals["Failure Count"]) == 0, (totals, stack.tail())
         assert rc == 0, f"Locust exited {rc}:\n{stack.tail()}"
