@@ -14,7 +14,7 @@ import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -96,14 +96,7 @@ class Explanation:
     evaluations: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "prediction": self.prediction,
-            "base_value": self.base_value,
-            "contributions": self.contributions,
-            "permutations": self.permutations,
-            "background_rows": self.background_rows,
-            "evaluations": self.evaluations,
-        }
+        return asdict(self)
 
 
 class ChurnModel:
