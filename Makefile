@@ -40,7 +40,7 @@ $(SETUP_STAMP): pyproject.toml constraints.txt
 
 train: $(TRAIN_STAMP) ## train all course models into artifacts/ (deterministic, offline)
 # Retrain when the code that shapes the models changes (not for edits to CLI/bench helpers).
-MODEL_CODE := $(addprefix shared/course_models/,schema.py datasets.py tabular.py cnn.py keras_model.py train.py)
+MODEL_CODE := $(addprefix shared/course_models/,schema.py datasets.py tabular.py cnn.py keras_model.py text_data.py transformer.py train.py)
 $(TRAIN_STAMP): $(SETUP_STAMP) $(MODEL_CODE)
 	$(PY) -m course_models train
 	@touch $@

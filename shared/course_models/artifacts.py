@@ -28,6 +28,7 @@ FRAMEWORK_LIBRARIES: dict[str, tuple[str, ...]] = {
     "xgboost": ("sklearn", "xgboost", "numpy"),
     "torch": ("torch",),
     "keras": ("tensorflow", "keras"),
+    "transformers": ("torch", "transformers", "tokenizers"),
 }
 
 
@@ -230,6 +231,10 @@ def _load_model(meta: dict[str, Any], model_path: Path) -> Any:
         model.load_state_dict(torch.load(model_path, map_location="cpu", weights_only=True))
         model.eval()
         return model
+    if framework == "transformers":
+        from course_models.transformer import load_classifier
+
+        return load_classifier(model_path.parent, meta)
     if framework == "keras":
         import keras
 

@@ -125,6 +125,12 @@ def _train_keras(hidden: int, epochs: int) -> Callable[[Path, int], dict[str, An
     return run
 
 
+def _train_transformer(directory: Path, seed: int) -> dict[str, Any]:
+    from course_models.transformer import fine_tune
+
+    return fine_tune(directory, seed)
+
+
 SPECS: tuple[Spec, ...] = (
     Spec("churn", 1, "scikit-learn logistic regression pipeline", _train_churn(1)),
     Spec("churn", 2, "XGBoost, adds optional satisfaction_score", _train_churn(2)),
@@ -132,6 +138,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("digits_cnn", 2, "PyTorch CNN, 16 channels", _train_cnn(16, 25)),
     Spec("digits_keras", 1, "Keras CNN, 64 hidden units", _train_keras(64, 25)),
     Spec("digits_keras", 2, "Keras CNN, 128 hidden units", _train_keras(128, 30)),
+    Spec("support_intent", 1, "MiniLM fine-tuned on four support intents", _train_transformer),
 )
 
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
-from lab3_torchserve.package import MODEL_NAME, mar_name, model_version
+from course_models.tasks import CLI_EXIT_CODE, TaskNotImplemented
+from lab3_torchserve.package import MODEL_NAME, TEXT_MODEL, mar_name, model_version
 
 
 class TorchServeError(RuntimeError):
@@ -65,24 +67,29 @@ class ManagementClient:
         self,
         mar: str,
         model_name: str | None = None,
-        batch_size: int = 1,
-        max_batch_delay_ms: int = 100,
-        initial_workers: int = 1,
+        batch_size: int | None = 1,
+        max_batch_delay_ms: int | None = 100,
+        initial_workers: int | None = 1,
         response_timeout_s: int | None = None,
     ) -> dict[str, Any]:
-        """Load ``mar`` (a file name in model_store) and start its workers before returning."""
-        params: dict[str, Any] = {
-            "url": mar,
+        """Load ``mar`` (a file name in model_store) and start its workers before returning.
+
+        A parameter left ``None`` is not sent: the archive's model-config.yaml decides it.
+        """
+        # BEGIN TASK 3.4: registration through the management API
+        given = {
+            "model_name": model_name,
             "batch_size": batch_size,
             "max_batch_delay": max_batch_delay_ms,
             "initial_workers": initial_workers,
-            "synchronous": "true",
+            "response_timeout": response_timeout_s,
         }
-        if model_name:
-            params["model_name"] = model_name
-        if response_timeout_s is not None:
-            params["response_timeout"] = response_timeout_s
+        params = {"url": mar, "synchronous": "true"}
+        params |= {k: v for k, v in given.items() if v is not None}
         return _json(self.http.post("/models", params=params))
+        # STUB
+        # raise TaskNotImplemented("3.4", "ManagementClient.register (POST /models)")
+        # END TASK 3.4
 
     def describe(self, model: str, version: str | None = None) -> list[dict[str, Any]]:
         """One entry per version (``version='all'`` for every version)."""
@@ -93,6 +100,7 @@ class ManagementClient:
         self, model: str, min_worker: int, max_worker: int | None = None, version: str | None = None
     ) -> dict[str, Any]:
         """Set the worker count; synchronous, so it returns once workers are up (or gone)."""
+        # BEGIN TASK 3.4: scale-out through the management API
         path = f"/models/{model}" + (f"/{version}" if version else "")
         params = {
             "min_worker": min_worker,
@@ -100,6 +108,9 @@ class ManagementClient:
             "synchronous": "true",
         }
         return _json(self.http.put(path, params=params))
+        # STUB
+        # raise TaskNotImplemented("3.4", "ManagementClient.scale (PUT /models/<name>)")
+        # END TASK 3.4
 
     def set_default(self, model: str, version: str) -> dict[str, Any]:
         return _json(self.http.put(f"/models/{model}/{version}/set-default"))
@@ -132,6 +143,15 @@ class InferenceClient:
         self, png: bytes, model: str = MODEL_NAME, version: str | None = None
     ) -> Prediction:
         return self._post(model, version, content=png, headers={"Content-Type": "image/png"})
+
+    def classify(
+        self, text: Any, model: str = TEXT_MODEL, version: str | None = None, plain: bool = False
+    ) -> Prediction:
+        """A support message as ``{"text": ...}`` JSON, or as a text/plain body."""
+        if plain:
+            body = text.encode() if isinstance(text, str) else text
+            return self._post(model, version, content=body, headers={"Content-Type": "text/plain"})
+        return self._post(model, version, json={"text": text})
 
     def predict_raw(
         self, body: bytes, content_type: str, model: str = MODEL_NAME, version: str | None = None
@@ -171,33 +191,19 @@ def _as_list(pixels: Any) -> Any:
     return pixels.tolist() if hasattr(pixels, "tolist") else pixels
 
 
-_SAMPLE = re.compile(r"^(?P<name>[A-Za-z_:][\w:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)")
-
-
 def fetch_metrics(url: str, timeout: float = 10.0) -> str:
     response = httpx.get(f"{url}/metrics", timeout=timeout)
     response.raise_for_status()
     return response.text
 
 
-def parse_metrics(text: str) -> list[tuple[str, dict[str, str], float]]:
-    """Prometheus text format → (name, labels, value) samples (enough for tests and bench)."""
-    samples = []
-    for line in text.splitlines():
-        match = _SAMPLE.match(line)
-        if not match or line.startswith("#"):
-            continue
-        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match["labels"] or ""))
-        samples.append((match["name"], labels, float(match["value"])))
-    return samples
-
-
 def metric_total(text: str, name: str, **labels: str) -> float:
-    """Sum of all samples of ``name`` whose labels include ``labels``."""
+    """Sum of all samples called ``name`` (e.g. ``X_sum``) whose labels include ``labels``."""
     return sum(
-        value
-        for sample, sample_labels, value in parse_metrics(text)
-        if sample == name and all(sample_labels.get(k) == v for k, v in labels.items())
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
     )
 
 
@@ -205,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="TorchServe management/predict client")
     parser.add_argument("--management", default="http://127.0.0.1:8081")
     parser.add_argument("--inference", default="http://127.0.0.1:8080")
+    parser.add_argument("--model", default=MODEL_NAME, help="for describe/scale/unregister")
     sub = parser.add_subparsers(dest="cmd", required=True)
     reg = sub.add_parser("register", help="register digits_cnn_v<N>.mar")
     reg.add_argument("--version", type=int, default=1)
@@ -224,7 +231,14 @@ def main(argv: list[str] | None = None) -> None:
     pred = sub.add_parser("predict", help="send held-out digit number INDEX")
     pred.add_argument("--index", type=int, default=0)
     pred.add_argument("--version", type=int)
+    cls = sub.add_parser("classify", help="send a support message to support_intent")
+    cls.add_argument("text")
     args = parser.parse_args(argv)
+
+    if args.cmd == "classify":
+        answer = InferenceClient(args.inference).classify(args.text)
+        print(json.dumps({"status": answer.status_code, **answer.body}, indent=2))
+        return
 
     if args.cmd == "predict":
         from course_models.datasets import load_digits_split
@@ -239,6 +253,9 @@ def main(argv: list[str] | None = None) -> None:
         result = _manage(ManagementClient(args.management), args)
     except TorchServeError as exc:
         raise SystemExit(f"TorchServe answered {exc.status_code}: {json.dumps(exc.body)}") from None
+    except TaskNotImplemented as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(CLI_EXIT_CODE) from None
     print(json.dumps(result, indent=2))
 
 
@@ -250,15 +267,15 @@ def _manage(mc: ManagementClient, args: argparse.Namespace) -> Any:
     elif args.cmd == "list":
         result = mc.list_models()
     elif args.cmd == "describe":
-        result = mc.describe(MODEL_NAME, args.version)
+        result = mc.describe(args.model, args.version)
     elif args.cmd == "scale":
         version = model_version(args.version) if args.version else None
-        result = mc.scale(MODEL_NAME, args.workers, version=version)
+        result = mc.scale(args.model, args.workers, version=version)
     elif args.cmd == "set-default":
         result = mc.set_default(MODEL_NAME, model_version(args.version))
     else:
         version = model_version(args.version) if args.version else None
-        result = mc.unregister(MODEL_NAME, version)
+        result = mc.unregister(args.model, version)
     return result
 
 

@@ -195,28 +195,38 @@ def parse_digit(payload: Any) -> np.ndarray:
         except UnicodeDecodeError as exc:
             raise BadInput("body is neither JSON, base64 nor a PNG image") from exc
     if isinstance(payload, str):
-        text = payload.strip()
-        if text[:1] in ("[", "{"):
-            try:
-                payload = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise BadInput(f"invalid JSON: {exc.msg} at position {exc.pos}") from exc
-        else:
-            return decode_png(_b64(text))
+        payload = _from_text(payload)
+        if isinstance(payload, np.ndarray):
+            return payload
     if isinstance(payload, dict):
-        if "image" in payload:
-            if not isinstance(payload["image"], str):
-                raise BadInput("'image' must be a base64-encoded PNG string")
-            return decode_png(_b64(payload["image"]))
-        if "pixels" in payload:
-            payload = payload["pixels"]
-        else:
-            raise BadInput(
-                "JSON object needs 'pixels' (64 numbers in [0, 1]) or 'image' (base64 PNG)"
-            )
+        payload = _from_object(payload)
+        if isinstance(payload, np.ndarray):
+            return payload
     if isinstance(payload, list):
         return _pixels(payload)
     raise BadInput(f"unsupported body of type {type(payload).__name__}")
+
+
+def _from_text(text: str) -> Any:
+    """JSON text (decoded, still to be checked) or base64 of a PNG (decoded to pixels)."""
+    text = text.strip()
+    if text[:1] not in ("[", "{"):
+        return decode_png(_b64(text))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"invalid JSON: {exc.msg} at position {exc.pos}") from exc
+
+
+def _from_object(payload: dict) -> Any:
+    """``{"image": "<base64 PNG>"}`` → pixels, ``{"pixels": [...]}`` → the list."""
+    if "image" in payload:
+        if not isinstance(payload["image"], str):
+            raise BadInput("'image' must be a base64-encoded PNG string")
+        return decode_png(_b64(payload["image"]))
+    if "pixels" in payload:
+        return payload["pixels"]
+    raise BadInput("JSON object needs 'pixels' (64 numbers in [0, 1]) or 'image' (base64 PNG)")
 
 
 def _pixels(values: list) -> np.ndarray:

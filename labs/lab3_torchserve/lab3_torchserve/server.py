@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course_models import procs
+from lab3_torchserve.java import java_env
 
 LAB_DIR = Path(__file__).resolve().parent.parent
 CONFIG_TEMPLATE = LAB_DIR / "config.properties"
@@ -34,6 +35,19 @@ def render_config(template: Path, overrides: dict[str, str]) -> str:
         lines.append(line)
     lines += [f"{k}={v}" for k, v in overrides.items() if k not in seen]
     return "\n".join(lines) + "\n"
+
+
+def torchserve_command(config: Path, model_store: Path, *extra: str) -> list[str]:
+    """The one TorchServe command line of the lab (make lab-3, bench-3 and the tests use it).
+
+    The venv's ``torchserve``: its interpreter becomes the workers' Python (torch, ts, ...).
+    """
+    return [
+        procs.venv_bin("torchserve"),
+        "--start", "--foreground", "--ncs",
+        "--ts-config", str(config), "--model-store", str(model_store),
+        *extra,
+    ]  # fmt: skip
 
 
 @dataclass
@@ -78,7 +92,8 @@ class TorchServe:
     def env(self) -> dict[str, str]:
         tmp = str(self.workdir / "tmp")
         logs = str(self.log_dir)
-        return {"TMPDIR": tmp, "TEMP": tmp, "LOG_LOCATION": logs, "METRICS_LOCATION": logs}
+        java, _ = java_env()
+        return {"TMPDIR": tmp, "TEMP": tmp, "LOG_LOCATION": logs, "METRICS_LOCATION": logs, **java}
 
     def write_config(self) -> Path:
         overrides = {
@@ -97,11 +112,7 @@ class TorchServe:
         path.write_text(render_config(CONFIG_TEMPLATE, overrides))
         return path
 
-    def _cli(self, *args: str) -> list[str]:
-        # The venv's torchserve: its interpreter becomes the workers' Python (torch, ts, PIL).
-        return [procs.venv_bin("torchserve"), *args]
-
-    def start(self, timeout: float = 120.0) -> TorchServe:
+    def start(self, timeout: float = 300.0) -> TorchServe:
         for sub in ("tmp", "logs"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
         for port in (
@@ -112,11 +123,10 @@ class TorchServe:
         ):
             if not procs.port_is_free(port, self.host):
                 raise RuntimeError(f"port {port} on {self.host} is taken; pick another")
-        config = self.write_config()
-        cmd = self._cli(
-            "--start", "--foreground", "--ncs",
-            "--ts-config", str(config), "--model-store", str(self.model_store),
-        )  # fmt: skip
+        _, hint = java_env()
+        if hint:
+            print(hint, flush=True)
+        cmd = torchserve_command(self.write_config(), self.model_store)
         self.proc = procs.start(cmd, env=self.env, cwd=self.workdir, log=self.stdout_log)
         try:
             procs.wait_http(f"{self.inference_url}/ping", timeout=timeout, proc=self.proc)
@@ -140,7 +150,7 @@ class TorchServe:
         if self.proc.poll() is None:
             with contextlib.suppress(subprocess.TimeoutExpired, OSError):
                 subprocess.run(
-                    self._cli("--stop", "--foreground"),
+                    [procs.venv_bin("torchserve"), "--stop", "--foreground"],
                     env={**os.environ, **self.env},
                     cwd=self.workdir,
                     timeout=60,
