@@ -15,6 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
+from ts.context import Context, RequestProcessor
+from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
 
 from course_models.artifacts import load_artifact, verify_artifact
 from course_models.cnn import predict_digits
@@ -23,11 +26,40 @@ from course_models.tasks import TaskNotImplemented
 from lab3_torchserve.client import InferenceClient, ManagementClient
 from lab3_torchserve.package import MODEL_NAME, TEXT_MODEL, build_mar, build_text_mar, mar_name
 from lab3_torchserve.run import register_all
-from lab3_torchserve.server import TorchServe
+from lab3_torchserve.server import METRICS_CONFIG, TorchServe
 from lab3_torchserve.settings import Lab3Settings
 
 BATCH_SIZE = 8
 MAX_BATCH_DELAY_MS = 50
+
+
+class Worker:
+    """What a TorchServe Python worker gives a handler: a real ts Context and metrics cache."""
+
+    @staticmethod
+    def context(model: str, directory: Path, manifest: dict, config_file: Path) -> Context:
+        metrics = MetricsCacheYamlImpl(str(METRICS_CONFIG))
+        metrics.initialize_cache()
+        metrics.model_name = model
+        return Context(
+            model, str(directory), manifest, 8, None, "0.12.0",
+            metrics=metrics, model_yaml_config=yaml.safe_load(config_file.read_text()),
+        )  # fmt: skip
+
+    @staticmethod
+    def run(handle, context: Context, bodies: list) -> tuple[list[dict], list[int]]:
+        """One batch as the worker sends it: request ids, processors, then ``handle()``."""
+        context.request_ids = {i: f"req-{i}" for i in range(len(bodies))}
+        context.metrics.set_request_ids(context.request_ids)
+        context.request_processor = [RequestProcessor({}) for _ in bodies]
+        out = handle([{"body": b} for b in bodies], context)
+        assert len(out) == len(bodies)
+        return out, [context.get_response_status(i)[0] for i in range(len(bodies))]
+
+
+@pytest.fixture(scope="session")
+def worker() -> type[Worker]:
+    return Worker
 
 
 def pytest_configure(config):

@@ -12,14 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from ts.context import Context, RequestProcessor
-from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
+from ts.context import RequestProcessor
 
 from lab3_torchserve import digits_handler
 from lab3_torchserve.client import digit_png
 from lab3_torchserve.digits_handler import BadInput, DigitsHandler, parse_digit
 from lab3_torchserve.package import MODEL_NAME, stage
-from lab3_torchserve.server import METRICS_CONFIG
 
 
 @pytest.fixture(scope="module")
@@ -27,34 +25,17 @@ def staged(trained_artifacts, tmp_path_factory):
     return stage(1, tmp_path_factory.mktemp("mar_v1"), trained_artifacts)
 
 
-def make_context(staged) -> Context:
-    metrics = MetricsCacheYamlImpl(str(METRICS_CONFIG))
-    metrics.initialize_cache()
-    metrics.model_name = MODEL_NAME
-    config = yaml.safe_load(staged.config.read_text())
-    return Context(
-        MODEL_NAME, str(staged.directory), staged.manifest(), 8, None, "0.12.0",
-        metrics=metrics, model_yaml_config=config,
-    )  # fmt: skip
-
-
 @pytest.fixture(scope="module")
-def loaded(staged):
+def loaded(staged, worker):
     handler = DigitsHandler()
-    context = make_context(staged)
+    context = worker.context(MODEL_NAME, staged.directory, staged.manifest(), staged.config)
     handler.initialize(context)
-    return handler, context
+    return handler, context, worker
 
 
 def run_batch(loaded, bodies: list) -> tuple[list[dict], list[int]]:
-    """What TorchServe's worker does for one batch: request ids, processors, then handle()."""
-    handler, context = loaded
-    context.request_ids = {i: f"req-{i}" for i in range(len(bodies))}
-    context.metrics.set_request_ids(context.request_ids)
-    context.request_processor = [RequestProcessor({}) for _ in bodies]
-    out = handler.handle([{"body": b} for b in bodies], context)
-    assert len(out) == len(bodies)
-    return out, [context.get_response_status(i)[0] for i in range(len(bodies))]
+    handler, context, worker = loaded
+    return worker.run(handler.handle, context, bodies)
 
 
 @pytest.mark.points(0)
@@ -141,18 +122,20 @@ def test_custom_metrics_are_emitted(loaded, digits, caplog):
 
 
 @pytest.mark.points(0)
-def test_tampered_weights_are_refused(staged, tmp_path):
+def test_tampered_weights_are_refused(staged, tmp_path, worker):
     tampered = stage(1, tmp_path / "v1")
     config = yaml.safe_load(tampered.config.read_text())
     config["handler"]["weights_sha256"] = "0" * 64
     tampered.config.write_text(yaml.safe_dump(config))
     with pytest.raises(RuntimeError, match="sha256"):
-        DigitsHandler().initialize(make_context(tampered))
+        DigitsHandler().initialize(
+            worker.context(MODEL_NAME, tampered.directory, tampered.manifest(), tampered.config)
+        )
 
 
 @pytest.mark.points(0)
-def test_module_entry_point_initialises_once(staged, digits):
-    context = make_context(staged)
+def test_module_entry_point_initialises_once(staged, digits, worker):
+    context = worker.context(MODEL_NAME, staged.directory, staged.manifest(), staged.config)
     fresh = DigitsHandler()
     original = digits_handler._service
     digits_handler._service = fresh

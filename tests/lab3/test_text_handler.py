@@ -6,13 +6,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-import yaml
-from ts.context import Context, RequestProcessor
-from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
 
 from lab3_torchserve import text_handler
 from lab3_torchserve.package import TEXT_MODEL, stage_text
-from lab3_torchserve.server import METRICS_CONFIG
 
 MESSAGES = {
     "please cancel my subscription, I am moving to another provider": "cancel",
@@ -28,29 +24,18 @@ def staged(text_artifacts, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def loaded(staged):
-    metrics = MetricsCacheYamlImpl(str(METRICS_CONFIG))
-    metrics.initialize_cache()
-    metrics.model_name = TEXT_MODEL
-    context = Context(
-        TEXT_MODEL, str(staged.directory), staged.manifest(), 8, None, "0.12.0",
-        metrics=metrics, model_yaml_config=yaml.safe_load(staged.config.read_text()),
-    )  # fmt: skip
+def loaded(staged, worker):
+    context = worker.context(TEXT_MODEL, staged.directory, staged.manifest(), staged.config)
     handler = text_handler.TextHandler()
     handler.initialize(context)
-    return handler, context
+    return handler, context, worker
 
 
 def run_batch(loaded, bodies: list) -> tuple[list[dict], list[int]]:
-    """What the TorchServe worker does for one batch: ids, processors, the module's handle()."""
-    handler, context = loaded
-    context.request_ids = {i: f"req-{i}" for i in range(len(bodies))}
-    context.metrics.set_request_ids(context.request_ids)
-    context.request_processor = [RequestProcessor({}) for _ in bodies]
+    """Through the module's handle(), the function TorchServe calls."""
+    handler, context, worker = loaded
     text_handler._service = handler
-    out = text_handler.handle([{"body": b} for b in bodies], context)
-    assert len(out) == len(bodies)
-    return out, [context.get_response_status(i)[0] for i in range(len(bodies))]
+    return worker.run(text_handler.handle, context, bodies)
 
 
 @pytest.mark.task("3.1")
@@ -94,7 +79,7 @@ def test_bad_requests_get_400_and_neighbours_are_answered(loaded):
 @pytest.mark.points(0)
 def test_one_forward_pass_padded_to_the_longest_message(loaded, monkeypatch):
     """Internals: the model runs once per batch, on (n_valid, longest) token ids."""
-    handler, _ = loaded
+    handler = loaded[0]
     shapes = []
     forward = handler.model.forward
 
@@ -138,7 +123,7 @@ def test_parse_text_rejects_with_a_clear_message(body, message):
 @pytest.mark.points(0)
 def test_stub_answers_501_per_request(loaded, monkeypatch):
     """What a student-edition stub does: every request of the batch gets 501 naming the task."""
-    handler, _ = loaded
+    handler = loaded[0]
 
     def stub(data):
         raise text_handler.TaskNotImplemented("3.1", "TextHandler.preprocess")

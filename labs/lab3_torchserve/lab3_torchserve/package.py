@@ -196,21 +196,7 @@ def build_text_mar(
     verbose: bool = False,
 ) -> Path:
     """Write ``<store>/support_intent_v<version>.mar``."""
-    store = Path(store)
-    store.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="lab3-mar-") as tmp:
-        staged = stage_text(version, Path(tmp) / "files", artifacts_root)
-        cmd = text_archiver_command(staged, Path(tmp))
-        _archive(cmd, verbose)
-        target = store / mar_name(version, TEXT_MODEL)
-        shutil.move(Path(tmp) / f"{TEXT_MODEL}.mar", target)
-    return target
-
-
-def _archive(cmd: list[str], verbose: bool) -> None:
-    if verbose:
-        print("$", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, capture_output=not verbose)
+    return _build(TEXT_MODEL, version, store, artifacts_root, verbose)
 
 
 def build_mar(
@@ -220,14 +206,27 @@ def build_mar(
     verbose: bool = False,
 ) -> Path:
     """Write ``<store>/digits_cnn_v<version>.mar`` (model name digits_cnn, version N.0)."""
+    return _build(MODEL_NAME, version, store, artifacts_root, verbose)
+
+
+def _build(
+    model: str, version: int, store: str | Path, artifacts_root: str | Path | None, verbose: bool
+) -> Path:
+    """Stage, archive into a temp dir, move into the store as ``<model>_v<version>.mar``."""
     store = Path(store)
     store.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="lab3-mar-") as tmp:
-        staged = stage(version, Path(tmp) / "files", artifacts_root)
-        _archive(archiver_command(staged, Path(tmp)), verbose)
-        target = store / mar_name(version)
+        files = Path(tmp) / "files"
+        if model == TEXT_MODEL:
+            cmd = text_archiver_command(stage_text(version, files, artifacts_root), Path(tmp))
+        else:
+            cmd = archiver_command(stage(version, files, artifacts_root), Path(tmp))
+        if verbose:
+            print("$", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True, capture_output=not verbose)
+        target = store / mar_name(version, model)
         # The archiver names the file after --model-name; keep one file per version in the store.
-        shutil.move(Path(tmp) / f"{MODEL_NAME}.mar", target)
+        shutil.move(Path(tmp) / f"{model}.mar", target)
     return target
 
 
