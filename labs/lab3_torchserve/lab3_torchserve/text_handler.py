@@ -89,23 +89,25 @@ class TextHandler(BaseHandler):
         texts, rows, errors = [], [], {}
         for idx, row in enumerate(data):
             try:
-                texts.append(parse_text(row, self.max_chars))
+                texts.append(parse_text(_body(row), self.max_chars))
                 rows.append(idx)
             except BadInput as exc:
                 errors[idx] = str(exc)
-        ids = self.tokenizer(texts)["input_ids"] if texts else []
-        keep = []
-        for j, tokens in enumerate(ids):
-            if len(tokens) > self.max_length:
+        encoded = {}
+        if texts:
+            # One tokenizer call for the whole batch, padded to its longest message.
+            encoded = dict(self.tokenizer(texts, padding="longest", return_tensors="pt"))
+            lengths = encoded["attention_mask"].sum(dim=1)
+            for j in (lengths > self.max_length).nonzero().flatten().tolist():
                 errors[rows[j]] = (
-                    f"'text' is {len(tokens)} tokens long; the limit is {self.max_length}"
+                    f"'text' is {int(lengths[j])} tokens long; the limit is {self.max_length}"
                 )
-            else:
-                keep.append(j)
-        encoded = self.tokenizer.pad(
-            {"input_ids": [ids[j] for j in keep]}, padding="longest", return_tensors="pt"
-        )
-        batch = Batch(len(data), dict(encoded), [rows[j] for j in keep], errors)
+            keep = lengths <= self.max_length
+            rows = [r for r, k in zip(rows, keep.tolist(), strict=True) if k]
+            # Without the refused rows the batch may be shorter: cut the padding they caused.
+            width = int(lengths[keep].max()) if rows else 0
+            encoded = {k: v[keep][:, :width] for k, v in encoded.items()}
+        batch = Batch(len(data), encoded, rows, errors)
         self.record_batch(batch)
         return batch
 
@@ -168,9 +170,15 @@ class TextHandler(BaseHandler):
         metric.add_or_update(value, [self.model_name, "Model"])
 
 
-def parse_text(row: Any, max_chars: int = MAX_CHARS) -> str:
-    """One request → its message text, or BadInput naming what is wrong with ``text``."""
-    body = row.get("data", row.get("body")) if isinstance(row, dict) else row
+def _body(row: Any) -> Any:
+    """TorchServe gives each request as ``{"data": ...}`` or ``{"body": ...}``."""
+    if isinstance(row, dict):
+        return row.get("data") if row.get("data") is not None else row.get("body")
+    return row
+
+
+def parse_text(body: Any, max_chars: int = MAX_CHARS) -> str:
+    """One request body → its message text, or BadInput naming what is wrong with ``text``."""
     if isinstance(body, bytes | bytearray):
         body = _decode(bytes(body))
     if isinstance(body, dict):
