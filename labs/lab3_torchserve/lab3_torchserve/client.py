@@ -198,12 +198,17 @@ def fetch_metrics(url: str, timeout: float = 10.0) -> str:
 
 
 def metric_total(text: str, name: str, **labels: str) -> float:
-    """Sum of all samples called ``name`` (e.g. ``X_sum``) whose labels include ``labels``."""
+    """Sum of all samples called ``name`` (e.g. ``X_sum``) whose labels include ``labels``.
+
+    The parser names every counter sample ``<name>_total`` (TorchServe's ``Requests4XX`` is
+    read as ``Requests4XX_total``), so both spellings match.
+    """
+    names = {name, f"{name}_total"}
     return sum(
         sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+        if sample.name in names and all(sample.labels.get(k) == v for k, v in labels.items())
     )
 
 
