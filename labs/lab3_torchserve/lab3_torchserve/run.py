@@ -114,6 +114,7 @@ def serve(settings: Lab3Settings, stop: threading.Event) -> None:
             register_all(mgmt, settings, models)
         except TaskNotImplemented as exc:
             print(f"!! {exc}: no model registered", flush=True)
+            models = []
         if models:
             wait_ready(server, settings.start_timeout_s)
         print_examples(server, models)
