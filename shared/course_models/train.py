@@ -126,9 +126,12 @@ def _train_keras(hidden: int, epochs: int) -> Callable[[Path, int], dict[str, An
 
 
 def _train_transformer(directory: Path, seed: int) -> dict[str, Any]:
-    from course_models.transformer import fine_tune
+    from course_models.transformer import MissingDependency, fine_tune
 
-    return fine_tune(directory, seed)
+    try:
+        return fine_tune(directory, seed)
+    except MissingDependency as exc:  # one line naming the install, not a traceback
+        raise SystemExit(f"support_intent: {exc}") from None
 
 
 SPECS: tuple[Spec, ...] = (
