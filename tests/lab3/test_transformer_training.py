@@ -39,7 +39,7 @@ def test_artifact_loads_verified_and_scores_the_test_split(text_artifacts):
 @pytest.mark.slow
 def test_same_seed_same_model(tmp_path):
     """Two small fine-tunings with one seed give identical metrics and weights."""
-    rows = (48, 16, 16)
+    rows = (16, 8, 8)
     for sub in ("a", "b"):
         (tmp_path / sub).mkdir()
     first, second = fine_tune(tmp_path / "a", 3, rows), fine_tune(tmp_path / "b", 3, rows)
