@@ -16,6 +16,9 @@ TORCH_INDEX ?=
 EXTRAS ?= all,dev
 # pytest options for `make test` (e.g. PYTEST_ARGS="-x -k lab1")
 PYTEST_ARGS ?=
+# bench-N targets run under one lock so two benchmarks never share the CPUs (a Python file
+# lock: flock(1) is Linux-only).
+BENCH_LOCK = $(PY) -m course_models.lock $(or $(TMPDIR),/tmp)/course-bench.lock --
 # Where a running lab listens, for load-N (each lab.mk sets its own default port).
 HOST ?= 127.0.0.1
 
@@ -27,9 +30,16 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
 	  sed 's/%/N/' | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
-setup: $(SETUP_STAMP) ## create .venv and install everything pinned (idempotent)
-$(SETUP_STAMP): pyproject.toml constraints.txt
+setup: $(SETUP_STAMP) ## install system packages (redis, Java 17), create .venv, install everything pinned (idempotent)
+# System packages first (python3.11-venv, redis-server, Java 17): installed through apt as root or
+# password-less sudo, or Homebrew; otherwise setup stops with the exact command to run.
+# NO_SYSTEM_PACKAGES=1 skips the step (labs 2 and 3 then need them installed by hand).
+SYSTEM_STAMP := $(VENV)/.system-stamp
+$(SYSTEM_STAMP): shared/course_models/sysdeps.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version.split()[0]} (set PYTHON=...)"'
+	@if [ -n "$(NO_SYSTEM_PACKAGES)" ]; then echo ">> NO_SYSTEM_PACKAGES set: not checking redis-server and Java"; \
+	else $(PYTHON) shared/course_models/sysdeps.py install && mkdir -p $(VENV) && touch $@; fi
+$(SETUP_STAMP): pyproject.toml constraints.txt $(SYSTEM_STAMP)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo ">> installing $(TORCH_SPEC) first (CPU build), then the course (~100 s, ~4 GB)"
 	$(PIP) install -q --upgrade pip
