@@ -80,7 +80,7 @@ def test_instructor_blocks_are_dropped_and_kept_secret():
     assert out.lines == ["# T\n", "end\n"] and "the key\n" in out.secret
     mk = "a:\n# BEGIN INSTRUCTOR\nstudent:\n# END INSTRUCTOR\n"
     assert student_version(lines(mk), "Makefile").lines == ["a:\n"]
-    with pytest.raises(RegionError, match="README.md:2: instructor block is never closed"):
+    with pytest.raises(RegionError, match=r"README\.md:2: instructor block is never closed"):
         student_version(lines("x\n<!-- BEGIN INSTRUCTOR -->\n"), "README.md")
 
 
@@ -101,7 +101,10 @@ def test_restore_puts_regions_back_by_task():
 
 
 def test_restore_finds_a_common_stub_by_its_context():
-    text = "def a():\n    pass\n\ndef b():\n    # BEGIN TASK 2.1\n    return 2\n    # STUB\n    # pass\n    # END TASK 2.1\n"
+    text = (
+        "def a():\n    pass\n\n"
+        "def b():\n    # BEGIN TASK 2.1\n    return 2\n    # STUB\n    # pass\n    # END TASK 2.1\n"
+    )
     student = student_version(lines(text), "m.py").lines
     back, _ = restore_lines(student, lines(text), "m.py")
     assert "".join(back) == text
@@ -109,7 +112,7 @@ def test_restore_finds_a_common_stub_by_its_context():
 
 def test_restore_refuses_a_stub_edited_away():
     student = lines("def route():\n    x = 1\n    return 42\n    return x\n")
-    with pytest.raises(RegionError, match="stub of task 1.3 not found"):
+    with pytest.raises(RegionError, match=r"stub of task 1\.3 not found"):
         restore_lines(student, lines(SOURCE), "app.py")
 
 
@@ -140,5 +143,5 @@ def test_readme_tasks_titles_points_and_written():
 
 
 def test_readme_bad_task_heading_is_an_error():
-    with pytest.raises(ReadmeError, match="README.md:1: task heading must read"):
+    with pytest.raises(ReadmeError, match=r"README\.md:1: task heading must read"):
         parse_tasks("### Task 1.1 Lifespan loading, 4 points\n")
