@@ -60,7 +60,9 @@ def task_of(item: pytest.Item) -> str | None:
     marker = item.get_closest_marker("task")
     if marker is None:
         return None
-    if len(marker.args) != 1 or not TASK_RE.match(str(marker.args[0])):
+    if len(marker.args) != 1 or not TASK_RE.match(
+        marker.args[0] if isinstance(marker.args[0], str) else ""
+    ):
         raise pytest.UsageError(f'{item.nodeid}: use @pytest.mark.task("N.M"), e.g. task("1.3")')
     return str(marker.args[0])
 
