@@ -25,7 +25,9 @@ STUB_RE = re.compile(r"^(?P<indent>[ \t]*)#[ \t]*STUB[ \t]*$")
 END_RE = re.compile(rf"^(?P<indent>[ \t]*)#[ \t]*END[ \t]+TASK[ \t]+(?P<task>{TASK_ID})[ \t]*$")
 # Anything that looks like a task marker: a line that matches this but none of the exact
 # patterns above is a typo, and a typo would ship a solution, so it is an error.
-_LOOSE = re.compile(r"^[ \t]*#+[ \t]*(BEGIN|END)[ \t_-]*TASK|^[ \t]*#[ \t]*STUB\b", re.IGNORECASE)
+_LOOSE = re.compile(
+    r"^[ \t]*#+[ \t]*(?i:BEGIN|END)[ \t_-]*(?i:TASK)[ \t_-]*\d|^[ \t]*#+[ \t]*STUB\b(?![ \t]*\w)"
+)
 HASH_INSTRUCTOR_RE = re.compile(r"^[ \t]*#[ \t]*(BEGIN|END)[ \t]+INSTRUCTOR[ \t]*$")
 MD_INSTRUCTOR_RE = re.compile(r"^[ \t]*<!--[ \t]*(BEGIN|END)[ \t]+INSTRUCTOR[ \t]*-->[ \t]*$")
 _LOOSE_INSTRUCTOR = re.compile(r"(BEGIN|END)[ \t_-]*INSTRUCTOR", re.IGNORECASE)

@@ -66,6 +66,7 @@ def test_config_file_regions_and_title_optional():
         ("# BEGIN TASK1.1\n", 1, "malformed task marker"),
         ("### BEGIN TASK 1.1\n", 1, "malformed task marker"),
         ("# end task 1.1\n", 1, "malformed task marker"),
+        ("# BEGIN TASK 1.1\nx\n## STUB\n", 3, "malformed task marker"),
     ],
 )
 def test_malformed_regions_fail_naming_file_and_line(text, line, message):
@@ -82,6 +83,11 @@ def test_instructor_blocks_are_dropped_and_kept_secret():
     assert student_version(lines(mk), "Makefile").lines == ["a:\n"]
     with pytest.raises(RegionError, match=r"README\.md:2: instructor block is never closed"):
         student_version(lines("x\n<!-- BEGIN INSTRUCTOR -->\n"), "README.md")
+
+
+def test_stub_lines_may_mention_stub_and_tasks():
+    text = "# BEGIN TASK 2.1\nx = 1\n# STUB\n#     stub = make_stub()\n# END TASK 2.1\n"
+    assert student_version(lines(text), "m.py").lines == ["    stub = make_stub()\n"]
 
 
 def test_markdown_is_not_parsed_for_task_regions():
