@@ -30,8 +30,11 @@ class ReadmeError(ValueError):
     pass
 
 
+_WRITTEN_NOTE = re.compile(r"\s*\((?:written,\s*)?reviewed by hand\)", re.IGNORECASE)
+
+
 def _written(heading: re.Match[str], body: list[str]) -> bool:
-    if WRITTEN in (heading["extra"] + heading["after"]).lower():
+    if WRITTEN in (heading["title"] + heading["extra"] + heading["after"]).lower():
         return True
     return any("(written, reviewed by hand)" in line.lower() for line in body)
 
@@ -63,7 +66,7 @@ def parse_tasks(text: str, source: str = "README.md") -> dict[str, TaskInfo]:
         points = float(m["points"])
         tasks[m["task"]] = TaskInfo(
             m["task"],
-            m["title"].strip(),
+            _WRITTEN_NOTE.sub("", m["title"]).strip(),
             int(points) if points.is_integer() else points,
             _written(m, body),
         )
