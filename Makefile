@@ -69,10 +69,22 @@ bench-%: ## run lab N's benchmark script (table, JSON and PNG under artifacts/be
 test-lab-%: $(TRAIN_STAMP) ## run lab N's tests
 	$(PY) -m pytest tests/lab$* -m "not containers" $(PYTEST_ARGS)
 
-grade-%: $(TRAIN_STAMP) ## grade lab N (JSON report in artifacts/grades/); LABN_URL=... grades a running service
-	$(PY) -m pytest tests/lab$* -m "not containers" -q \
-	  --grade-report=artifacts/grades/lab$*.json --grade-lab=lab$* $(PYTEST_ARGS) || true
-	@$(PY) -c 'import json,sys; d=json.load(open(sys.argv[1])); print("lab$*:", d["total"], "/", d["max"], "points"); sys.exit(0 if d["max"] else 1)' artifacts/grades/lab$*.json
+# Per-task JSON report in artifacts/grades/labN.json. LABN_URL=... grades a running service;
+# SUBMISSION=path/to/checkout grades a student's checkout with its own code (report in
+# artifacts/grades/<student>/labN.json; STUDENT=name overrides the folder's name).
+grade-%: $(TRAIN_STAMP) ## grade lab N per task; SUBMISSION=dir grades a student's checkout
+	$(PY) -m course_grading grade $* $(if $(SUBMISSION),--submission "$(SUBMISSION)") \
+	  $(if $(STUDENT),--student "$(STUDENT)") $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
+
+# BEGIN INSTRUCTOR
+# Release tooling (course_grading; the student edition leaves this block out).
+.PHONY: student roster
+student: $(SETUP_STAMP) ## write the student edition (OUT=../course-student, FORCE=1 replaces it)
+	$(PY) -m course_grading student "$(or $(OUT),../course-student)" $(if $(FORCE),--force)
+roster: $(SETUP_STAMP) ## merge grade reports into gradebook.csv/.md (REPORTS="artifacts/grades/*/lab*.json")
+	$(PY) -m course_grading roster $(or $(REPORTS),artifacts/grades/*/lab*.json) \
+	  --out artifacts/grades/gradebook.csv --summary artifacts/grades/gradebook.md
+# END INSTRUCTOR
 
 load-%: $(SETUP_STAMP) ## Locust headless against a running lab N (PORT=..., USERS=20, TIME=30s)
 	@test -n "$(PORT)" || { echo "start the lab first (make lab-$*) and pass PORT=<its port>"; exit 2; }
