@@ -125,6 +125,11 @@ def start_standin(tmp: Path, models: Path, config_text: str, **settings) -> tupl
 
 
 @pytest.fixture(scope="session")
+def standin():
+    return start_standin
+
+
+@pytest.fixture(scope="session")
 def server(exported, tmp_path_factory):
     s = Settings()
     if s.url and s.grpc_addr:
