@@ -47,11 +47,6 @@ model_config_list {
 CONFIG_POLLS = "lab4_standin_config_file_polls_total"
 
 
-def pytest_configure(config):
-    # The grading plugin registers it too once it knows tasks; registering twice is harmless.
-    config.addinivalue_line("markers", "task(id): the lab task a graded check belongs to")
-
-
 def test_config(canary: int = 2, extra: str = "") -> str:
     return TEST_CONFIG % {"canary": canary, "extra": extra}
 
