@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model
 
 from course_models.schema import CHURN_FEATURES, Feature, features_for_version
+from course_models.tasks import TaskNotImplemented  # noqa: F401 - raised by the task 1.3 stub
 
 INSTANCE_TAG, BATCH_TAG = "instance", "batch"
 
@@ -114,6 +115,10 @@ def records_of(body: BaseModel) -> list[dict[str, Any]]:
 Label = Literal["stays", "churns"]
 
 
+def label_for(p: float) -> str:  # TEMP until course_models.contract lands
+    return "churns" if p >= 0.5 else "stays"
+
+
 class PredictionV1(BaseModel):
     churn_probability: float = Field(description="P(churns)")
     label: Label
@@ -147,20 +152,19 @@ class ResponseV2(BaseModel):
 RESPONSE_MODELS: dict[int, type[BaseModel]] = {1: ResponseV1, 2: ResponseV2}
 
 
-def build_response(
-    name: str, version: int, request_id: str, probabilities: Any, threshold: float = 0.5
-) -> BaseModel:
+def build_response(name: str, version: int, request_id: str, probabilities: Any) -> BaseModel:
     """Version-specific response: v1 stays exactly as it was, v2 adds per-class probabilities."""
-    preds = []
-    for p in probabilities:
-        p = float(p)
-        pred: dict[str, Any] = {
-            "churn_probability": p,
-            "label": "churns" if p >= threshold else "stays",
-        }
-        if version >= 2:
+    probs = [float(p) for p in probabilities]
+    # BEGIN TASK 1.3: the v2 predictions, while v1's stay byte for byte what they were
+    preds: list[dict[str, Any]] = [{"churn_probability": p, "label": label_for(p)} for p in probs]
+    if version >= 2:
+        for pred, p in zip(preds, probs, strict=True):
             pred["probabilities"] = {"stays": 1.0 - p, "churns": p}
-        preds.append(pred)
+    # STUB
+    # preds = [{"churn_probability": p, "label": label_for(p)} for p in probs]
+    # if version >= 2:
+    #     raise TaskNotImplemented("1.3", "the v2 response (per-class probabilities)")
+    # END TASK 1.3
     model = RESPONSE_MODELS[min(version, max(RESPONSE_MODELS))]
     return model(model=name, version=version, request_id=request_id, predictions=preds)
 
@@ -218,3 +222,43 @@ class ModelInfo(BaseModel):
 
 class ModelList(BaseModel):
     models: list[ModelInfo]
+
+
+def error_body(field: str, msg: str, type_: str) -> dict[str, Any]:
+    """This lab's error shape (``ErrorList``) for one error outside Pydantic's validation."""
+    return {"detail": [{"loc": [field], "field": field, "msg": msg, "type": type_}]}
+
+
+# TEMP until course_models.contract lands -------------------------------------------------
+class BodyError(ValueError):
+    pass
+
+
+def loads_strict(raw: bytes | str, max_depth: int = 32) -> Any:
+    import json
+    import math
+
+    def bad_constant(name: str) -> Any:
+        raise BodyError(f"{name} is not a JSON number")
+
+    def parse_float(text: str) -> float:
+        value = float(text)
+        if math.isinf(value):
+            raise BodyError(f"{text} overflows a float")
+        return value
+
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        value = json.loads(text, parse_constant=bad_constant, parse_float=parse_float)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BodyError(str(exc)) from exc
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise BodyError(f"nested deeper than {max_depth}")
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+        )
+        stack.extend((c, depth + 1) for c in children)
+    return value
