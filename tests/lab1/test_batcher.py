@@ -87,11 +87,11 @@ def test_a_lone_client_is_not_kept_waiting(start_server, trained_artifacts, tmp_
     """The batcher may wait a minute for company, but sequential requests never have any:
     each must be answered at once (a batcher that always waits fails here within 10 s)."""
     log = tmp_path / "uvicorn.log"
-    with start_server(log, artifacts_dir=trained_artifacts, batch_max_wait_ms=60_000) as (url, _):
-        with httpx.Client(base_url=url, timeout=10) as client:
-            for t in range(3):
-                r = client.post("/lab/batched/predict", json=dict(record_v2, tenure_months=t))
-                assert r.status_code == 200, r.text
+    settings = {"artifacts_dir": trained_artifacts, "batch_max_wait_ms": 60_000}
+    with start_server(log, **settings) as (url, _), httpx.Client(base_url=url, timeout=10) as c:
+        for t in range(3):
+            r = c.post("/lab/batched/predict", json=dict(record_v2, tenure_months=t))
+            assert r.status_code == 200, r.text
 
 
 def _run(coro):
@@ -201,7 +201,7 @@ def test_submit_after_stop_fails_cleanly():
 
 
 @pytest.mark.points(0)
-def test_a_lone_client_is_not_kept_waiting():
+def test_batcher_does_not_wait_for_a_lone_caller():
     """Sequential requests never combine, so the batcher must not sit out max_wait_ms."""
 
     async def scenario():
