@@ -19,12 +19,12 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from course_models import contract
 from course_models.tasks import NOT_IMPLEMENTED_STATUS, TaskNotImplemented
 from lab1_fastapi import schemas
 from lab1_fastapi.model import ModelNotReady
 
 log = logging.getLogger("lab1_fastapi")
-_UNION_TAGS = {schemas.INSTANCE_TAG, schemas.BATCH_TAG}
 
 
 class BodyRejected(HTTPException):
@@ -39,11 +39,10 @@ class StrictJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             try:
-                self._json = schemas.loads_strict(await self.body())
-            except schemas.BodyError as exc:
-                raise BodyRejected(
-                    400, f"request body is not valid JSON: {exc}", "json_invalid"
-                ) from None
+                self._json = contract.loads_strict(await self.body())
+            except contract.BodyError as exc:
+                [err] = exc.errors
+                raise BodyRejected(400, err["message"], err["type"]) from None
         return self._json
 
 
@@ -72,16 +71,11 @@ class StrictJSONRoute(APIRoute):
         return strict_handler
 
 
-def _clean_loc(loc: tuple) -> list[str | int]:
-    parts = list(loc[1:]) if loc and loc[0] == "body" else list(loc)
-    return [p for p in parts if p not in _UNION_TAGS]
-
-
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     """422 naming each field; never echoes the input (it may be large or sensitive)."""
     errors = []
     for err in exc.errors():
-        loc = _clean_loc(tuple(err.get("loc", ())))
+        loc = contract.clean_loc(tuple(err.get("loc", ())))
         field = ".".join(str(p) for p in loc) or "body"
         errors.append(
             {"loc": loc or ["body"], "field": field, "msg": err["msg"], "type": err["type"]}

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from course_models import contract
 from lab1_fastapi import schemas
 from lab1_fastapi.http_errors import StrictJSONRoute
 from lab1_fastapi.runtime import RequestIdDep, Runtime, RuntimeDep
@@ -119,7 +120,7 @@ def _predict_endpoint(
         ) -> Any:
             # The classic mistake: CPU work inside `async def` stalls every other request.
             response.headers.update(headers)
-            probs = runtime.predict_sync(version, schemas.records_of(body), response)
+            probs = runtime.predict_sync(version, contract.records_of(body), response)
             return runtime.respond(version, request_id, probs)
 
     elif mode == "threadpool":
@@ -129,7 +130,7 @@ def _predict_endpoint(
         ) -> Any:
             # A plain `def`: FastAPI runs it in its worker threadpool, the loop stays free.
             response.headers.update(headers)
-            probs = runtime.predict_sync(version, schemas.records_of(body), response)
+            probs = runtime.predict_sync(version, contract.records_of(body), response)
             return runtime.respond(version, request_id, probs)
 
     else:
@@ -139,7 +140,7 @@ def _predict_endpoint(
         ) -> Any:
             # Awaits a shared, vectorised model call made in a thread by the micro-batcher.
             response.headers.update(headers)
-            probs = await runtime.predict_batched(version, schemas.records_of(body), response)
+            probs = await runtime.predict_batched(version, contract.records_of(body), response)
             return runtime.respond(version, request_id, probs)
 
     return predict
@@ -148,7 +149,7 @@ def _predict_endpoint(
 def _noop_endpoint(version: int, body_type: Any) -> Callable:
     async def noop(body: body_type, runtime: RuntimeDep, request_id: RequestIdDep) -> Any:
         # Same parsing, validation and response building as a prediction, minus the model.
-        probs = [0.5] * len(schemas.records_of(body))
+        probs = [0.5] * len(contract.records_of(body))
         return runtime.respond(version, request_id, probs)
 
     return noop
@@ -160,7 +161,7 @@ def predict_router(settings: Settings) -> APIRouter:
     name, default = settings.model_name, settings.default_version
 
     def add(path: str, version: int, mode: PredictMode, **kwargs: Any) -> None:
-        body = schemas.request_body(version, settings.max_batch_size)
+        body = contract.request_body(version, settings.max_batch_size)
         router.add_api_route(
             path,
             _predict_endpoint(version, mode, body, kwargs.pop("headers", {})),
@@ -210,7 +211,7 @@ def predict_router(settings: Settings) -> APIRouter:
     if settings.noop_endpoint:
         router.add_api_route(
             "/lab/noop/predict",
-            _noop_endpoint(default, schemas.request_body(default, settings.max_batch_size)),
+            _noop_endpoint(default, contract.request_body(default, settings.max_batch_size)),
             methods=["POST"],
             response_model=schemas.RESPONSE_MODELS[default],
             tags=["lab"],
