@@ -39,7 +39,7 @@ def uvicorn_2_workers(trained_artifacts, tmp_path_factory):
     proc = procs.start([sys.executable, "-m", "lab1_fastapi"], env=env, log=log)
     url = f"http://127.0.0.1:{port}"
     try:
-        procs.wait_http(f"{url}/ready", timeout=120, proc=proc)
+        procs.wait_http(f"{url}/health", timeout=120, proc=proc)  # /ready is task 1.1
         yield url, proc, log
     except Exception:
         print(procs.tail(log))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from course_models.procs import free_port, port_is_free
+from course_models.procs import pick_port as preferred_or_free
 from lab1_fastapi import server
 from lab1_fastapi.settings import PREDICT_MODES, SCORING_MODES, Settings
 
@@ -20,11 +20,7 @@ PREFERRED_PORT = 8000
 
 def pick_port(settings: Settings) -> int:
     """LAB1_PORT when set, else 8000 when free (docs and muscle memory), else any free port."""
-    if settings.port:
-        return settings.port
-    return (
-        PREFERRED_PORT if port_is_free(PREFERRED_PORT, settings.host) else free_port(settings.host)
-    )
+    return settings.port or preferred_or_free(PREFERRED_PORT, settings.host)
 
 
 def main(argv: list[str] | None = None) -> None:
