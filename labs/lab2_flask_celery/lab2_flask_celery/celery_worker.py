@@ -6,10 +6,14 @@ task is not slow and a broken artifact shows up in the worker log at once.
 
 from celery.signals import worker_process_init
 
-from lab2_flask_celery.app import create_app, model_for
+from lab2_flask_celery.app import create_app
+from lab2_flask_celery.service import model_for
 
 flask_app = create_app()
 celery_app = flask_app.extensions["celery"]
+# The worker, unlike the web app (which answers 503 at once), waits out a Redis restart
+# before giving up on storing a result: retries with backoff, about two minutes in all.
+celery_app.conf.update(result_backend_always_retry=True, result_backend_max_retries=20)
 
 
 @worker_process_init.connect

@@ -9,15 +9,40 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import redis
 
-from course_models.procs import start, venv_bin, wait_http, wait_until
+from course_models.procs import start, wait_http, wait_until
 
 LAB_DIR = Path(__file__).resolve().parents[1]
 GUNICORN_CONF = LAB_DIR / "gunicorn.conf.py"
+WSGI_APP = "lab2_flask_celery.wsgi:app"
+CELERY_APP = "lab2_flask_celery.celery_worker"
+
+
+def platform_env() -> dict[str, str]:
+    """macOS aborts a forked child that touches Objective-C runtime state set up before the
+    fork (gunicorn preload_app, Celery's prefork pool) unless this is set."""
+    return {"OBJC_DISABLE_INITIALIZE_FORK_SAFETY": "YES"} if sys.platform == "darwin" else {}
+
+
+def gunicorn_command() -> list[str]:
+    """The one gunicorn command line (make lab-2, the diagnosis, the benchmark, the tests)."""
+    return [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), WSGI_APP]
+
+
+def worker_command(concurrency: int = 1, nice: int = 0, name: str | None = None) -> list[str]:
+    """The one Celery worker command line (prefork pool). ``nice`` lowers its CPU priority."""
+    name = name or f"lab2-{uuid.uuid4().hex[:8]}@%h"
+    return [
+        *(["nice", "-n", str(nice)] if nice else []),
+        sys.executable, "-m", "celery", "-A", CELERY_APP, "worker",
+        "--loglevel=INFO", "--pool=prefork", f"--concurrency={concurrency}", "-n", name,
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
 
 
 def redis_server_path() -> str:
@@ -74,15 +99,8 @@ def start_worker(
     work should yield the CPU to requests someone is waiting for. (In production the
     workers usually run on other machines, which is the whole point of offloading.)
     """
-    name = f"lab2-{uuid.uuid4().hex[:8]}@%h"
-    cmd = [
-        *(["nice", "-n", str(nice)] if nice else []),
-        venv_bin("celery"), "-A", "lab2_flask_celery.celery_worker", "worker",
-        "--loglevel=INFO", "--pool=prefork", f"--concurrency={concurrency}", "-n", name,
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ]  # fmt: skip
     Path(log).write_text("")
-    proc = start(cmd, env=env, log=log)
+    proc = start(worker_command(concurrency, nice), env={**platform_env(), **env}, log=log)
 
     def ready() -> bool:
         if proc.poll() is not None:
@@ -97,7 +115,7 @@ def start_gunicorn(
     env: dict[str, str], port: int, log: str | Path, timeout: float = 90.0
 ) -> subprocess.Popen:
     """gunicorn with gunicorn.conf.py, settings from ``env``; waits for /ready."""
-    cmd = [venv_bin("gunicorn"), "-c", str(GUNICORN_CONF), "lab2_flask_celery.wsgi:app"]
-    proc = start(cmd, env={**env, "LAB2_PORT": str(port)}, log=log)
+    env = {**platform_env(), **env, "LAB2_PORT": str(port)}
+    proc = start(gunicorn_command(), env=env, log=log)
     wait_http(f"http://127.0.0.1:{port}/ready", timeout=timeout, proc=proc)
     return proc
