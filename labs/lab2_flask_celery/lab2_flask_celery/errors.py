@@ -84,5 +84,6 @@ def register_errors(app: Flask) -> None:
     # STUB
     # @app.errorhandler(Exception)
     # def not_written(exc: Exception):
-    #     return jsonify(TaskNotImplemented("2.1", "JSON error handlers (errors.py)").to_dict()), 501
+    #     stub = TaskNotImplemented("2.1", "JSON error handlers (errors.py)")
+    #     return jsonify(stub.to_dict()), 501
     # END TASK 2.1
