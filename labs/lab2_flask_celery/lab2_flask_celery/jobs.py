@@ -10,7 +10,6 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import redis
@@ -119,28 +118,39 @@ def queue_depth(app: Flask) -> int:
     return int(redis_client(app).llen(QUEUE))
 
 
-@contextlib.contextmanager
-def heartbeat(job_id: str, s: Settings) -> Iterator[None]:
-    """While the body runs, a thread refreshes ``lab2:heartbeat:<id>`` (expiry 3 intervals).
+class Heartbeats:
+    """While a task runs, a thread refreshes ``lab2:heartbeat:<id>`` (expiring after three
+    intervals), so the status API can tell a running job from one whose worker died.
 
-    Pure-Python work holds the GIL, but CPython switches threads every 5 ms, so the beat goes on.
+    Started from Celery's ``task_prerun`` signal, which fires before the STARTED state is
+    stored, so no poll ever sees "started" without a beat. Pure-Python work holds the GIL,
+    but CPython switches threads every 5 ms, so the beat goes on.
     """
-    client = redis_client()
-    key, stop = HEARTBEAT_KEY.format(job_id), threading.Event()
-    ttl_ms = int(s.heartbeat_interval * 3000)
 
-    def beat() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(*REDIS_ERRORS):
-                client.set(key, os.getpid(), px=ttl_ms)
-            stop.wait(s.heartbeat_interval)
+    def __init__(self) -> None:
+        self.running: dict[str, tuple[threading.Event, threading.Thread]] = {}
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(s.heartbeat_interval + 1)
+    def start(self, job_id: str, client: redis.Redis, interval: float) -> None:
+        key, stop = HEARTBEAT_KEY.format(job_id), threading.Event()
+        ttl_ms = int(interval * 3000)
+
+        def beat() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(*REDIS_ERRORS):
+                    client.set(key, os.getpid(), px=ttl_ms)
+                stop.wait(interval)
+
         with contextlib.suppress(*REDIS_ERRORS):
-            client.delete(key)
+            client.set(key, os.getpid(), px=ttl_ms)
+        thread = threading.Thread(target=beat, name=f"heartbeat-{job_id}", daemon=True)
+        self.running[job_id] = (stop, thread)
+        thread.start()
+
+    def stop(self, job_id: str, client: redis.Redis) -> None:
+        stop, thread = self.running.pop(job_id, (None, None))
+        if stop is None or thread is None:
+            return
+        stop.set()
+        thread.join(5)
+        with contextlib.suppress(*REDIS_ERRORS):
+            client.delete(HEARTBEAT_KEY.format(job_id))

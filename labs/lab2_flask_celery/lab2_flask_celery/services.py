@@ -7,7 +7,10 @@ stops its children (gunicorn workers, Celery pool processes).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import redis
 
-from course_models.procs import start, wait_http, wait_until
+from course_models.procs import free_port, start, stop, tail, wait_http, wait_until
 
 LAB_DIR = Path(__file__).resolve().parents[1]
 GUNICORN_CONF = LAB_DIR / "gunicorn.conf.py"
@@ -119,3 +122,66 @@ def start_gunicorn(
     proc = start(gunicorn_command(), env=env, log=log)
     wait_http(f"http://127.0.0.1:{port}/ready", timeout=timeout, proc=proc)
     return proc
+
+
+class Stack:
+    """redis-server, Celery workers and gunicorn of one experiment or test, on free ports.
+
+    ``env`` is what every child sees; ``settings()`` is the same configuration for an
+    in-process ``create_app``. ``close()`` stops everything, children included.
+    """
+
+    def __init__(self, workdir: str | Path, **env: str):
+        self.tmp = Path(workdir)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.redis_port = free_port()
+        self.redis_dir = self.tmp / "redis"
+        self.env: dict[str, str] = {"LAB2_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0"}
+        self.env.update(env)
+        self.procs: list[subprocess.Popen] = []
+        self.logs: list[Path] = []
+        self.redis: subprocess.Popen | None = None
+
+    def settings(self, **extra: object) -> dict[str, object]:
+        out: dict[str, object] = {
+            k.removeprefix("LAB2_").lower(): v for k, v in self.env.items() if k.startswith("LAB2_")
+        }
+        return {**out, **extra}
+
+    def start_redis(self, persist: bool = False) -> subprocess.Popen:
+        self.redis = start_redis(self.redis_port, self.redis_dir, persist=persist)
+        self.procs.append(self.redis)
+        return self.redis
+
+    def stop_redis(self) -> None:
+        """SIGTERM: Redis writes its append-only file and exits, as on a normal restart."""
+        if self.redis is not None:
+            stop(self.redis)
+
+    def start_worker(self, name: str = "worker", **env: str) -> subprocess.Popen:
+        log = self.tmp / f"{name}.log"
+        self.logs.append(log)
+        proc = start_worker({**self.env, **env}, log)
+        self.procs.append(proc)
+        return proc
+
+    def start_gunicorn(self, name: str = "gunicorn", **env: str) -> tuple[subprocess.Popen, str]:
+        port = free_port()
+        log = self.tmp / f"{name}.log"
+        self.logs.append(log)
+        proc = start_gunicorn({**self.env, **env}, port, log)
+        self.procs.append(proc)
+        return proc, f"http://127.0.0.1:{port}"
+
+    def kill_group(self, proc: subprocess.Popen) -> None:
+        """SIGKILL a process and all its children: no chance to clean up or requeue."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            stop(proc)
+
+    def dump_logs(self, lines: int = 30) -> str:
+        return "\n".join(f"--- {p.name}\n{tail(p, lines)}" for p in self.logs)

@@ -14,7 +14,6 @@ from celery.utils.log import get_task_logger
 
 from course_models.artifacts import ArtifactNotFound
 from course_models.tasks import TaskNotImplemented  # noqa: F401 - the stub raises it
-from lab2_flask_celery.jobs import heartbeat
 from lab2_flask_celery.service import current_settings, explain_record
 
 log = get_task_logger(__name__)
@@ -47,8 +46,7 @@ def explain_task(self, record: dict[str, Any]) -> dict[str, Any]:
         log.info("explain %s: redelivered, result already stored", self.request.id)
         return done
     try:
-        with heartbeat(self.request.id, s):
-            return explain_record(s, record)
+        return explain_record(s, record)
     except SoftTimeLimitExceeded as exc:
         # The soft limit fires inside the task: fail with a message, not a killed process.
         raise RuntimeError(
