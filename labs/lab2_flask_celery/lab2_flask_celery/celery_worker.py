@@ -1,7 +1,8 @@
 """Celery entry point: ``celery -A lab2_flask_celery.celery_worker worker``.
 
-Each pool process beats a heartbeat for the task it runs (jobs.Heartbeats) and loads the model once, when it starts (worker_process_init), so the first
-task is not slow and a broken artifact shows up in the worker log at once.
+Each pool process loads the model once, when it starts (worker_process_init), so the first
+task is not slow and a broken artifact shows up in the worker log at once; and it beats a
+heartbeat for the task it runs (jobs.Heartbeats), which the status API reads.
 """
 
 from celery.signals import task_postrun, task_prerun, worker_process_init
