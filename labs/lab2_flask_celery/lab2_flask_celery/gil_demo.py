@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from course_models.artifacts import artifacts_root
-from course_models.bench import _cpu_count, print_table, write_report
+from course_models.bench import cpu_count, print_table, write_report
 from course_models.datasets import make_churn
 from course_models.tabular import example_record
 from lab2_flask_celery.model import get_model
@@ -65,7 +65,7 @@ def timed(fn: Callable[[], object]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=_cpu_count())
+    parser.add_argument("--jobs", type=int, default=cpu_count())
     parser.add_argument(
         "--start-method",
         choices=["fork", "spawn", "forkserver"],
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"  {name}: done", flush=True)
     table = print_table(
-        rows, f"GIL demo: {n} jobs on {_cpu_count()} cores, start method {args.start_method}"
+        rows, f"GIL demo: {n} jobs on {cpu_count()} cores, start method {args.start_method}"
     )
     report = write_report(
         args.report or artifacts_root() / "bench" / "lab2_gil.json",
