@@ -36,6 +36,7 @@ def model_for(s: Settings) -> ChurnModel:
         s.explain_background,
         s.explain_seed,
         cached=s.variant != "load_per_request",
+        scorer=s.scorer,
     )
 
 

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     explain_permutations: int = Field(128, ge=1, le=5000)
     explain_background: int = Field(16, ge=1, le=256)
     explain_seed: int = Field(0, ge=0)
+    # "fast": the compiled scorer (course_models.scoring); "pipeline": the sklearn Pipeline,
+    # about 5 ms a call, to see the difference yourself.
+    scorer: Literal["fast", "pipeline"] = "fast"
 
     # --- HTTP ----------------------------------------------------------------------------
     max_batch: int = Field(256, ge=1, le=10_000)
