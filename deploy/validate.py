@@ -146,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     for label, objects in sources.items():
         problems += validate_all(objects, label)
         kinds = Counter(o["kind"] for o in objects)
-        print(f"{label}: {len(objects)} objects ({', '.join(f'{n} {k}' for k, n in kinds.items())})")
+        print(
+            f"{label}: {len(objects)} objects ({', '.join(f'{n} {k}' for k, n in kinds.items())})"
+        )
     for problem in problems:
         print(f"INVALID {problem}", file=sys.stderr)
     if not problems:

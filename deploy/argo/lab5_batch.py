@@ -41,7 +41,10 @@ S3_ENV = [
     ),
     # Optional key: absent = AWS S3 itself; set it for MinIO.
     SecretEnv(
-        name="LAB5_S3_ENDPOINT_URL", secret_name="lab5-s3", secret_key="S3_ENDPOINT_URL", optional=True
+        name="LAB5_S3_ENDPOINT_URL",
+        secret_name="lab5-s3",
+        secret_key="S3_ENDPOINT_URL",
+        optional=True,
     ),
 ]
 ENV_FROM = [ConfigMapEnvFrom(name="lab5-env")]

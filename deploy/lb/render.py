@@ -1,6 +1,6 @@
 """Render deploy/lb/nginx.conf.in for N upstreams (compose's LB image and the tests use it).
 
-    python deploy/lb/render.py --listen 8000 --prefix /tmp/lb lab1-api:8000 > nginx.conf
+python deploy/lb/render.py --listen 8000 --prefix /tmp/lb lab1-api:8000 > nginx.conf
 """
 
 from __future__ import annotations

@@ -51,9 +51,7 @@ def lab1_objects(host_port: int) -> list[dict]:
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     objects = [
-        d
-        for d in yaml.safe_load_all(rendered.stdout)
-        if d and d["metadata"]["name"] == "lab1-api"
+        d for d in yaml.safe_load_all(rendered.stdout) if d and d["metadata"]["name"] == "lab1-api"
     ]
     assert {o["kind"] for o in objects} == {
         "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"

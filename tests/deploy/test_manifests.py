@@ -75,9 +75,9 @@ def test_validator_rejects_argo_v3_schedule_field(tmp_path, cluster):
 
 def test_validator_rejects_bad_core_objects(tmp_path, cluster):
     deployment = copy.deepcopy(find(cluster, "Deployment", "lab1-api"))
-    deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"][
-        "port"
-    ] = 8000.5
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"] = (
+        8000.5
+    )
     hpa = copy.deepcopy(find(cluster, "HorizontalPodAutoscaler", "lab1-api"))
     hpa["spec"]["targetCPUUtilizationPercentage"] = 70  # autoscaling/v1 field in a v2 object
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "lab5-s3"}}

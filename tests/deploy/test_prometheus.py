@@ -174,8 +174,9 @@ def test_lab1_series_after_traffic(prometheus, labs):
             assert client.post("/v2/churn/predict", json=record).status_code == 200
         assert client.post("/v2/churn/predict", json=dict(record, age=250)).status_code == 422
     procs.wait_until(
-        lambda: scalar(prometheus, 'sum(lab1_http_requests_total{route="/v2/churn/predict"})')
-        >= 21,
+        lambda: (
+            scalar(prometheus, 'sum(lab1_http_requests_total{route="/v2/churn/predict"})') >= 21
+        ),
         60,
         what="lab 1's 21 requests in Prometheus",
     )
