@@ -142,7 +142,10 @@ def prometheus(labs, tmp_path_factory) -> Iterator[str]:
 
 
 def all_up(url: str, jobs: set[str]) -> bool:
-    targets = httpx.get(f"{url}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+    response = httpx.get(f"{url}/api/v1/targets", timeout=5)
+    if response.status_code != 200:  # 503 text body while the TSDB is still opening
+        return False
+    targets = response.json()["data"]["activeTargets"]
     healthy = {t["labels"]["job"] for t in targets if t["health"] == "up"}
     return jobs <= healthy
 
