@@ -5,6 +5,7 @@ own folder; both must write the same `date=YYYY-MM-DD/` partition layout and sch
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def cluster() -> list[dict]:
+    assert shutil.which("kubectl"), "kubectl missing: https://kubernetes.io/docs/tasks/tools/"
     out = subprocess.run(
         ["kubectl", "kustomize", str(REPO / "deploy" / "k8s" / "overlays" / "cluster")],
         capture_output=True, text=True, timeout=60, check=True,

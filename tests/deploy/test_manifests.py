@@ -4,6 +4,7 @@ rejects what a cluster would reject, and the generated or copied files are not s
 from __future__ import annotations
 
 import copy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 
 def render(overlay: str) -> list[dict]:
+    assert shutil.which("kubectl"), "kubectl missing: https://kubernetes.io/docs/tasks/tools/"
     out = subprocess.run(
         ["kubectl", "kustomize", str(K8S / "overlays" / overlay)],
         capture_output=True,
