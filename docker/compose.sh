@@ -231,7 +231,8 @@ case "$cmd" in
     id=$(dc ps -q "$svc")
     rc=$(engine_cli wait "$id" | tail -1)
     dc logs --no-color --tail 40 "$svc"
-    say "Locust exited $rc; reports in ${LOCUST_REPORTS:-artifacts/load}/lab${lab}_stats.csv and lab${lab}.html"
+    report=lab${lab}; [ "$LOCUST_SVC" = lab1-lb-locust ] && report=lab1-replicas
+    say "Locust exited $rc; reports in ${LOCUST_REPORTS:-artifacts/load}/${report}_stats.csv and ${report}.html"
     exit "$rc"
     ;;
   down)
