@@ -92,14 +92,21 @@ load-%: $(SETUP_STAMP) ## Locust headless against a running lab N (PORT=..., USE
 	$(VENV)/bin/locust -f $(call lab_dir,$*)/locustfile.py --headless -u $(or $(USERS),20) -r 5 \
 	  -t $(or $(TIME),30s) --host http://$(HOST):$(PORT) --csv artifacts/load/lab$* --only-summary
 
-up-%: ## compose: start lab N's stack next to Locust (docker compose, docker-compose or podman)
-	bash docker/compose.sh up $*
-down-%: ## compose: stop lab N's stack
-	bash docker/compose.sh down $*
+# REPLICAS=3 (lab 1): N replicas behind nginx; `bash docker/compose.sh spread 1` shows the split.
+REPLICAS ?= 1
+up-%: ## compose: start lab N's stack next to Locust (lab 1: REPLICAS=3 puts nginx over 3 replicas)
+	REPLICAS=$(REPLICAS) bash docker/compose.sh up $*
+down-%: ## compose: stop lab N's stack (pass the same REPLICAS as for up)
+	REPLICAS=$(REPLICAS) bash docker/compose.sh down $*
 smoke-%: $(SETUP_STAMP) ## container smoke test of lab N (build, up, predict, 20 s Locust, down)
 	$(PY) -m pytest tests/containers -m containers -k lab$* $(PYTEST_ARGS)
 smoke: $(SETUP_STAMP) ## container smoke tests of every lab
 	$(PY) -m pytest tests/containers -m containers $(PYTEST_ARGS)
+
+# --- past one machine (deploy/README.md) ----------------------------------------------------
+.PHONY: k8s-validate
+k8s-validate: $(SETUP_STAMP) ## render every kustomize overlay and validate it offline (no cluster)
+	$(PY) deploy/validate.py
 
 # --- quality ------------------------------------------------------------------------------
 test: $(TRAIN_STAMP) ## run every test except the container smoke tests
