@@ -61,13 +61,21 @@ CHECKS = {
     "python3.11-venv": _has_venv_module,
     "redis-server": lambda: _has("redis-server"),
     "java 17": _has_java,
+    "prometheus": lambda: _has("prometheus") and _has("promtool"),
+    "nginx": lambda: _has("nginx") or Path("/usr/sbin/nginx").exists(),
 }
 
 NEEDS: tuple[Need, ...] = (
     Need("python3.11-venv", "make setup creates .venv", "python3.11-venv", None),
     Need("redis-server", "lab 2: the Celery broker", "redis-server", "redis"),
     Need("java 17", "lab 3: TorchServe's frontend", "openjdk-17-jre-headless", "openjdk@17"),
+    Need("prometheus", "deploy tests: a real Prometheus and promtool", "prometheus", "prometheus"),
+    Need("nginx", "deploy tests: a load balancer over lab 1 replicas", "nginx-light", "nginx"),
 )
+
+
+# Debian starts these as services on fixed ports (6379, 9090, 80) when it installs them.
+SERVICES = {"redis-server": "redis-server", "prometheus": "prometheus", "nginx": "nginx"}
 
 
 def missing() -> list[Need]:
@@ -119,9 +127,10 @@ def _install_apt(needs: list[Need]) -> tuple[bool, str]:
     if prefix is None:
         return False, command
     ok = _run([*prefix, "apt-get", "update", "-q"]) and _run([*prefix, *install])
-    if ok and any(n.what == "redis-server" for n in needs) and _has("systemctl"):
-        # The distribution starts a redis on 6379; the labs start their own on free ports.
-        _succeeds([*prefix, "systemctl", "disable", "--now", "redis-server"])
+    services = [SERVICES[n.what] for n in needs if n.what in SERVICES]
+    if ok and services and _has("systemctl"):
+        # The distribution starts them on fixed ports; the labs start their own on free ports.
+        _succeeds([*prefix, "systemctl", "disable", "--now", *services])
     return ok, command
 
 
