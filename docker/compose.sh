@@ -12,13 +12,16 @@
 #   bash docker/compose.sh locust N    one headless Locust run (LOCUST_RUN_TIME, default 20s)
 #   bash docker/compose.sh exec N SERVICE CMD...   run a command in a running service
 #   bash docker/compose.sh logs N | ps N | config N | engine
+#   REPLICAS=3 bash docker/compose.sh up 1    lab 1 as 3 replicas behind nginx (profile
+#                                             lab1-replicas); `spread 1` prints each one's count
 #
 # Knobs (environment): BASE_IMAGE (default python:3.11-slim; on a podman machine without a
 # registry, localhost/debian-base:bookworm when that image exists), COURSE_STANDINS=1|0 (build
 # redis/minio/tf-serving stand-ins from the base image, docker/compose.standins.yaml; default on
 # when BASE_IMAGE is a localhost/ image), COMPOSE_PROJECT_NAME (default course),
 # WITH_METRICS=1 (adds the Prometheus profile), NO_BUILD=1, WAIT_TIMEOUT (s, default 300),
-# LOCUST_USERS, LOCUST_SPAWN_RATE, LOCUST_RUN_TIME, LOCUST_REPORTS (default artifacts/load).
+# LOCUST_USERS, LOCUST_SPAWN_RATE, LOCUST_RUN_TIME, LOCUST_REPORTS (default artifacts/load),
+# REPLICAS (lab 1 only, default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +35,16 @@ if [ "$cmd" != engine ]; then
   [[ "$lab" =~ ^[1-5]$ ]] || { echo "lab number 1-5 expected, got '${lab}'" >&2; usage; }
 fi
 profile="lab${lab}"
+REPLICAS=${REPLICAS:-1}
+SCALE=()
+LOCUST_SVC="lab${lab}-locust"
+if [ "$REPLICAS" != 1 ] && [ "$cmd" != engine ]; then
+  [[ "$REPLICAS" =~ ^[1-9][0-9]*$ ]] || { echo "REPLICAS must be a positive number" >&2; exit 2; }
+  [ "$lab" = 1 ] || { echo "REPLICAS is for lab 1 (stateless API); got lab $lab" >&2; exit 2; }
+  profile="lab1-replicas"
+  SCALE=(--scale "lab1-replica=$REPLICAS")
+  LOCUST_SVC="lab1-lb-locust"
+fi
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-course}
 
 # --- engine detection ---------------------------------------------------------------------
@@ -164,6 +177,27 @@ wait_healthy() {
   done
 }
 
+# Lab 3's image needs the CPU torch wheel. On a machine that cannot reach PyTorch's CPU index,
+# copy it from pip's configured find-links folder into the gitignored docker/wheels/ (the
+# Dockerfile installs from there when it finds one), instead of by hand.
+stage_torch_wheel() {
+  [ "$lab" = 3 ] || return 0
+  ls docker/wheels/torch-*.whl >/dev/null 2>&1 && return 0
+  local version arch links dir whl
+  version=$(sed -n 's/^torch==//p' constraints.txt)
+  arch=$(uname -m); [ "$arch" = arm64 ] && arch=aarch64
+  links="${PIP_FIND_LINKS:-} $(python3 -m pip config get global.find-links 2>/dev/null || true)"
+  for dir in $links; do
+    dir=${dir#file://}
+    for whl in "$dir"/torch-"$version"+cpu-cp311-cp311-*_"$arch".whl; do
+      [ -f "$whl" ] || continue
+      mkdir -p docker/wheels && cp "$whl" docker/wheels/
+      say "copied $(basename "$whl") from pip's find-links ($dir) into docker/wheels/ for lab 3's image"
+      return 0
+    done
+  done
+}
+
 # --- commands -------------------------------------------------------------------------------
 case "$cmd" in
   engine)
@@ -171,13 +205,15 @@ case "$cmd" in
     ;;
   build)
     say "building $profile with ${COMPOSE[*]} on $ENGINE (BASE_IMAGE=${BASE_IMAGE:-default}, stand-ins=$COURSE_STANDINS)"
+    stage_torch_wheel
     dc build
     ;;
   up)
     say "starting $profile with ${COMPOSE[*]} on $ENGINE (BASE_IMAGE=${BASE_IMAGE:-default}, stand-ins=$COURSE_STANDINS)"
+    stage_torch_wheel
     start_ticker
     # NO_BUILD=1: use the images as they are (the smoke test builds and times them first).
-    if [ "${NO_BUILD:-0}" = 1 ]; then dc up -d; else dc up -d --build; fi
+    if [ "${NO_BUILD:-0}" = 1 ]; then dc up -d "${SCALE[@]}"; else dc up -d --build "${SCALE[@]}"; fi
     wait_healthy
     dc ps
     say "$profile is up. Locust web UI: http://127.0.0.1:${LOCUST_PORT:-8089} (unless LOCUST_HEADLESS=1); stop with: make down-$lab"
@@ -189,13 +225,14 @@ case "$cmd" in
   locust)
     # The profile's Locust service recreated headless, once; its exit code is Locust's (non-zero
     # on any failed request). `compose run` is not used: podman's API has no container links.
-    svc="lab${lab}-locust"
+    svc="$LOCUST_SVC"
     export LOCUST_HEADLESS=1 LOCUST_RUN_TIME=${LOCUST_RUN_TIME:-20s}
     dc up -d --no-deps --force-recreate "$svc"
     id=$(dc ps -q "$svc")
     rc=$(engine_cli wait "$id" | tail -1)
     dc logs --no-color --tail 40 "$svc"
-    say "Locust exited $rc; reports in ${LOCUST_REPORTS:-artifacts/load}/lab${lab}_stats.csv and lab${lab}.html"
+    report=lab${lab}; [ "$LOCUST_SVC" = lab1-lb-locust ] && report=lab1-replicas
+    say "Locust exited $rc; reports in ${LOCUST_REPORTS:-artifacts/load}/${report}_stats.csv and ${report}.html"
     exit "$rc"
     ;;
   down)
@@ -205,6 +242,14 @@ case "$cmd" in
     # One command in a running service of the stack: compose.sh exec N SERVICE CMD...
     shift 2
     dc exec -T "$@"
+    ;;
+  spread)
+    # Requests each lab 1 replica answered, from its own /metrics (non-ops routes, any status).
+    [ "$profile" = lab1-replicas ] || { echo "spread needs REPLICAS>1 (lab 1)" >&2; exit 2; }
+    count='import re,urllib.request as u; t=u.urlopen("http://127.0.0.1:8000/metrics").read().decode(); print(int(sum(float(v) for r,v in re.findall(r"^lab1_http_requests_total\{[^}]*route=\"([^\"]*)\"[^}]*\} (\S+)$", t, re.M) if r not in ("/health","/ready","/metrics"))))'
+    for i in $(seq "$REPLICAS"); do
+      echo "replica $i: $(dc exec -T --index "$i" lab1-replica python -c "$count") requests"
+    done
     ;;
   logs) dc logs --no-color --tail "${LOG_LINES:-200}" ;;
   ps) dc ps ;;

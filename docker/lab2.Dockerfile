@@ -33,4 +33,4 @@ WORKDIR /home/app
 EXPOSE 8002
 HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
   CMD ["python", "/opt/healthcheck.py", "http://127.0.0.1:8002/ready"]
-CMD ["gunicorn", "-c", "/opt/lab2/gunicorn.conf.py", "lab2_flask_celery.wsgi:app"]
+CMD ["python", "-m", "gunicorn", "-c", "/opt/lab2/gunicorn.conf.py", "lab2_flask_celery.wsgi:app"]

@@ -11,7 +11,7 @@ ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1 \
-    TF_CPP_MIN_LOG_LEVEL=2
+    LAB4_TF_LOG_LEVEL=2
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
@@ -44,7 +44,7 @@ COPY --from=build /opt/venv /opt/venv
 COPY --from=build /export/models /models
 COPY docker/healthcheck.py /opt/healthcheck.py
 COPY labs/lab4_tf_serving/models.config labs/lab4_tf_serving/monitoring.config /config/
-ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 TF_CPP_MIN_LOG_LEVEL=2
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 LAB4_TF_LOG_LEVEL=2
 USER app
 WORKDIR /home/app
 EXPOSE 8500 8501

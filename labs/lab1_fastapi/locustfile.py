@@ -3,8 +3,9 @@
     make lab-1                      # note the port it prints
     make load-1 PORT=8000 USERS=20 TIME=30s
 
-Invalid requests *must* come back 422; Locust counts them as successes only then, so a
-server that starts accepting garbage (or answering 500) shows up as failures.
+Invalid requests come from the shared ``contract.hostile_bodies()`` and *must* get the status the
+contract gives each (400, 415 or 422); Locust counts them as successes only then, so a server
+that starts accepting garbage (or answering 500) shows up as failures.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import random
 
 from locust import HttpUser, between, task
 
-from course_models.tabular import example_record
+from course_models.contract import example_record, hostile_bodies
 
 CONTRACTS = ["month-to-month", "one-year", "two-year"]
 SERVICES = ["dsl", "fiber", "none"]
@@ -34,14 +35,7 @@ def customer(version: int = 2) -> dict:
     return record
 
 
-INVALID = [
-    lambda r: {k: v for k, v in r.items() if k != "age"},
-    lambda r: dict(r, age=250),
-    lambda r: dict(r, contract="weekly"),
-    lambda r: dict(r, tenure_months="ten"),
-    lambda r: dict(r, unexpected=1),
-    lambda r: {"instances": []},
-]
+INVALID = hostile_bodies(1)
 
 
 class ChurnClient(HttpUser):
@@ -62,14 +56,20 @@ class ChurnClient(HttpUser):
 
     @task(2)
     def invalid(self) -> None:
-        body = random.choice(INVALID)(customer(1))
+        bad = random.choice(INVALID)
         with self.client.post(
-            "/v1/churn/predict", json=body, name="/v1 invalid", catch_response=True
+            "/v1/churn/predict",
+            data=bad.body,
+            headers={"content-type": bad.content_type},
+            name="/v1 invalid",
+            catch_response=True,
         ) as response:
-            if response.status_code == 422:
+            if response.status_code == bad.expected_status:
                 response.success()
             else:
-                response.failure(f"expected 422, got {response.status_code}")
+                response.failure(
+                    f"{bad.name}: expected {bad.expected_status}, got {response.status_code}"
+                )
 
     @task(1)
     def health(self) -> None:

@@ -32,4 +32,4 @@ ready-3:
 
 # One benchmark at a time on the shared cores.
 bench-3: $(TRAIN_STAMP)
-	flock /tmp/course-bench.lock $(PY) -m lab3_torchserve.bench $(BENCH_ARGS)
+	$(BENCH_LOCK) $(PY) -m lab3_torchserve.bench $(BENCH_ARGS)

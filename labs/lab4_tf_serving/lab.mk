@@ -1,5 +1,5 @@
 # Lab 4 — TensorFlow Serving. Included by the root Makefile; explicit targets override lab-%.
-# Settings are LAB4_* variables, e.g.  LAB4_ENGINE=local make lab-4   (auto|docker|podman|local)
+# Settings are LAB4_* variables, e.g.  LAB4_ENGINE=local make lab-4   (auto|binary|docker|podman|local)
 LAB4_MODELS ?= artifacts/lab4/models
 # Re-export whenever the Keras models are retrained or the export code changes.
 LAB4_STAMP := $(LAB4_MODELS)/.export-stamp
@@ -20,4 +20,4 @@ lab-4: $(LAB4_STAMP)
 	$(PY) -m lab4_tf_serving lab
 
 bench-4: $(LAB4_STAMP)
-	flock /tmp/course-bench.lock $(PY) -m lab4_tf_serving bench
+	$(BENCH_LOCK) $(PY) -m lab4_tf_serving bench

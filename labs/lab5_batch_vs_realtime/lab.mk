@@ -18,4 +18,4 @@ tenants-5: $(TRAIN_STAMP) ## lab 5: publish demo tenant models (acme, globex, in
 	$(PY) -m $(LAB5_PKG) tenants
 
 bench-5: $(TRAIN_STAMP) ## lab 5: real-time vs batch vs raw trade-off report
-	flock /tmp/course-bench.lock $(PY) -m $(LAB5_PKG).bench
+	$(BENCH_LOCK) $(PY) -m $(LAB5_PKG).bench

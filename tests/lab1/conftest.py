@@ -1,7 +1,8 @@
-"""Lab 1 fixtures. HTTP checks go through ``api``: the service at ``$LAB1_URL`` when set
-(``LAB1_URL=http://127.0.0.1:8000 make grade-1`` grades a running service), else the app
-in-process behind FastAPI's TestClient (entered as a context manager, so the lifespan runs).
-Checks that need to break artifacts or look inside the app always run in-process.
+"""Lab 1 fixtures. Graded HTTP checks go through ``api``: the service at ``$LAB1_URL`` when set
+(``LAB1_URL=http://127.0.0.1:8000 make grade-1`` grades a running service), else a real uvicorn
+started once per session with the lab's own command line (``lab1_fastapi.server.command``).
+Checks that need other settings or broken artifacts start their own app in-process
+(``serve_app``: FastAPI's TestClient, entered as a context manager so the lifespan runs).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
+from course_models import procs
 from course_models.tabular import example_record
+from lab1_fastapi import server
 from lab1_fastapi.app import create_app
 from lab1_fastapi.settings import Settings
 
@@ -27,6 +30,11 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 LAB1_URL = os.environ.get("LAB1_URL", "").rstrip("/")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here too so the lab's checks run before the grading plugin knows the marker.
+    config.addinivalue_line("markers", "task(id): the assignment task a graded check belongs to")
 
 
 class IsolatedSettings(Settings):
@@ -44,20 +52,50 @@ def serve(**overrides: Any) -> Iterator[TestClient]:
         yield client
 
 
+@contextmanager
+def uvicorn_server(log: Path, **overrides: Any) -> Iterator[tuple[str, Any]]:
+    """A real uvicorn on a free port, started exactly as ``make lab-1`` starts it."""
+    settings = IsolatedSettings(access_log=False, **overrides)
+    argv, env = server.command(settings, procs.free_port())
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LAB1_")}
+    with procs.running(argv, env={**clean, **env}, log=log) as proc:
+        url = f"http://127.0.0.1:{env['LAB1_PORT']}"
+        try:
+            # /health, not /ready: a student edition without task 1.1 must still be graded.
+            procs.wait_http(f"{url}/health", timeout=120, proc=proc)
+        except Exception:
+            print(procs.tail(log))
+            raise
+        yield url, proc
+
+
 @pytest.fixture(scope="session")
-def app_client(trained_artifacts) -> Iterator[TestClient]:
-    with serve(artifacts_dir=trained_artifacts) as client:
+def start_server() -> Callable[..., Any]:
+    """``with start_server(log, **settings) as (url, proc):`` a real uvicorn of the lab."""
+    return uvicorn_server
+
+
+@pytest.fixture(scope="session")
+def lab_url(trained_artifacts, tmp_path_factory) -> Iterator[str]:
+    """Base URL of the service under test (``$LAB1_URL``, else one started for the session)."""
+    if LAB1_URL:
+        yield LAB1_URL
+        return
+    log = tmp_path_factory.mktemp("lab1-server") / "uvicorn.log"
+    with uvicorn_server(log, artifacts_dir=trained_artifacts) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def api(lab_url) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=lab_url, timeout=30.0) as client:
         yield client
 
 
 @pytest.fixture(scope="session")
-def api(trained_artifacts) -> Iterator[httpx.Client]:
-    if LAB1_URL:
-        with httpx.Client(base_url=LAB1_URL, timeout=30.0) as client:
-            yield client
-    else:
-        with serve(artifacts_dir=trained_artifacts) as client:
-            yield client
+def app_client(trained_artifacts) -> Iterator[TestClient]:
+    with serve(artifacts_dir=trained_artifacts) as client:
+        yield client
 
 
 @pytest.fixture
@@ -79,12 +117,12 @@ def artifacts_copy(trained_artifacts, tmp_path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def make_app():
+def make_app() -> Callable[..., Any]:
     """``make_app(**settings)``: an app built from these settings only (not yet started)."""
     return lambda **overrides: create_app(IsolatedSettings(**overrides))
 
 
 @pytest.fixture(scope="session")
-def serve_app():
+def serve_app() -> Callable[..., Any]:
     """``with serve_app(**settings) as client:`` a fresh in-process app (own lifespan)."""
     return serve

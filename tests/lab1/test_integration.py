@@ -1,5 +1,5 @@
-"""Real processes: uvicorn with 2 workers on a free port, predictions over HTTP, and the
-Locust traffic mix run headless against it."""
+"""Real processes: `python -m lab1_fastapi` (what `make lab-1` runs) with 2 uvicorn workers on
+a free port, predictions over HTTP, and the Locust traffic mix run headless against it."""
 
 from __future__ import annotations
 
@@ -11,20 +11,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from course_models import procs
 from course_models.tabular import example_record
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.points(0)]
 LAB_DIR = Path(__file__).resolve().parents[2] / "labs" / "lab1_fastapi"
 
 
-def _children(pid: int) -> list[int]:
-    kids = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        kids += [int(p) for p in (task / "children").read_text().split()]
-    return kids
+def _children(pid: int) -> set[int]:
+    return {child.pid for child in psutil.Process(pid).children(recursive=True)}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +39,7 @@ def uvicorn_2_workers(trained_artifacts, tmp_path_factory):
     proc = procs.start([sys.executable, "-m", "lab1_fastapi"], env=env, log=log)
     url = f"http://127.0.0.1:{port}"
     try:
-        procs.wait_http(f"{url}/ready", timeout=120, proc=proc)
+        procs.wait_http(f"{url}/health", timeout=120, proc=proc)  # /ready is task 1.1
         yield url, proc, log
     except Exception:
         print(procs.tail(log))
@@ -50,12 +48,11 @@ def uvicorn_2_workers(trained_artifacts, tmp_path_factory):
         procs.stop(proc)
 
 
-@pytest.mark.points(3)
 def test_two_workers_serve_predictions_over_http(uvicorn_2_workers):
     url, proc, log = uvicorn_2_workers
     assert f"docs: {url}/docs" in log.read_text()  # what `make lab-1` prints
     workers = {int(p) for p in re.findall(r"Started server process \[(\d+)\]", log.read_text())}
-    assert len(workers) == 2 and workers <= set(_children(proc.pid)), procs.tail(log)
+    assert len(workers) == 2 and workers <= _children(proc.pid), procs.tail(log)
     record = example_record(2)
 
     def call(i: int) -> httpx.Response:
@@ -75,7 +72,6 @@ def test_two_workers_serve_predictions_over_http(uvicorn_2_workers):
     }
 
 
-@pytest.mark.points(2)
 def test_locust_mixed_traffic_has_no_failures(uvicorn_2_workers, tmp_path):
     url, _, _ = uvicorn_2_workers
     prefix = tmp_path / "locust"
@@ -106,6 +102,6 @@ def test_locust_mixed_traffic_has_no_failures(uvicorn_2_workers, tmp_path):
     with open(f"{prefix}_stats.csv") as fh:
         rows = {r["Name"]: r for r in csv.DictReader(fh)}
     total = rows["Aggregated"]
-    assert int(total["Request Count"]) > 50, procs.tail(tmp_path / "locust.log")
+    assert int(total["Request Count"]) > 0, procs.tail(tmp_path / "locust.log")
     assert int(total["Failure Count"]) == 0, procs.tail(tmp_path / "locust.log")
     assert {"/v2 single", "/v1 single", "/v2 batch", "/v1 invalid"} <= set(rows)

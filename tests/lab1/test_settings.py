@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
 import pydantic
 import pytest
 
+from lab1_fastapi import server
 from lab1_fastapi.__main__ import pick_port
 from lab1_fastapi.settings import Settings
 
+pytestmark = pytest.mark.points(0)
 
-@pytest.mark.points(1)
+
 def test_env_prefix(monkeypatch, tmp_path):
     monkeypatch.setenv("LAB1_PREDICT_MODE", "batched")
     monkeypatch.setenv("LAB1_MAX_BATCH_SIZE", "7")
@@ -23,10 +27,15 @@ def test_env_prefix(monkeypatch, tmp_path):
     assert (s.model_versions, s.default_version) == ([1], 1)
 
 
-@pytest.mark.points(1)
 @pytest.mark.parametrize(
     "var,value",
-    [("LAB1_PREDICT_MODE", "turbo"), ("LAB1_WORKERS", "two"), ("LAB1_MODEL_VERSIONS", "[1]")],
+    [
+        ("LAB1_PREDICT_MODE", "turbo"),
+        ("LAB1_WORKERS", "two"),
+        ("LAB1_MODEL_VERSIONS", "[1]"),
+        ("LAB1_SCORING", "turbo"),
+        ("LAB1_LOG_LEVEL", "loud"),
+    ],
 )
 def test_bad_setting_fails_fast(monkeypatch, var, value):
     monkeypatch.setenv(var, value)
@@ -34,7 +43,6 @@ def test_bad_setting_fails_fast(monkeypatch, var, value):
         Settings(_env_file=None)
 
 
-@pytest.mark.points(1)
 def test_batch_limit_setting_reaches_the_api(serve_app, trained_artifacts, record_v1):
     with serve_app(artifacts_dir=trained_artifacts, max_batch_size=2) as client:
         assert client.post("/predict", json={"instances": [record_v1] * 2}).status_code == 200
@@ -43,7 +51,6 @@ def test_batch_limit_setting_reaches_the_api(serve_app, trained_artifacts, recor
         assert r.json()["detail"][0]["field"] == "instances"
 
 
-@pytest.mark.points(1)
 def test_body_limit_setting_reaches_the_api(serve_app, trained_artifacts, record_v1):
     with serve_app(artifacts_dir=trained_artifacts, max_body_bytes=1024) as client:
         assert client.post("/predict", json=record_v1).status_code == 200
@@ -51,7 +58,21 @@ def test_body_limit_setting_reaches_the_api(serve_app, trained_artifacts, record
         assert r.status_code == 413
 
 
-@pytest.mark.points(1)
 def test_configured_port_wins():
     assert pick_port(Settings.model_construct(port=12345, host="127.0.0.1")) == 12345
     assert pick_port(Settings.model_construct(port=0, host="127.0.0.1")) > 0
+
+
+def test_server_command_carries_every_setting_to_the_workers(tmp_path, monkeypatch):
+    settings = Settings(
+        _env_file=None, workers=2, scoring="pipeline", artifacts_dir=tmp_path, access_log=False
+    )
+    argv, env = server.command(settings, 12345)
+    assert argv[:3] == [sys.executable, "-m", "uvicorn"]
+    assert argv[argv.index("--port") + 1] == "12345"
+    assert argv[argv.index("--workers") + 1] == "2"
+    assert "--no-access-log" in argv
+    # What each worker's create_app() reads back from the environment:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert Settings(_env_file=None).model_dump() == {**settings.model_dump(), "port": 12345}

@@ -1,8 +1,7 @@
-"""Bad input is a 4xx JSON that names the field, never a 500 and never a silent coercion."""
+"""Task 1.2: the Pydantic request model. Bad input is a 4xx JSON that names the field, never a
+5xx and never a silent coercion (checked over HTTP, so any correct model scores)."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
@@ -35,7 +34,8 @@ CASES = {
 }
 
 
-@pytest.mark.points(1)
+@pytest.mark.task("1.2")
+@pytest.mark.points(0.5)
 @pytest.mark.parametrize("case", list(CASES))
 def test_invalid_instance_is_422_naming_the_field(api, record_v1, case):
     mutate, field, err_type = CASES[case]
@@ -47,26 +47,17 @@ def test_invalid_instance_is_422_naming_the_field(api, record_v1, case):
     assert all(e["msg"] for e in r.json()["detail"])
 
 
+@pytest.mark.task("1.2")
 @pytest.mark.points(1)
-@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
-def test_nan_and_inf_are_rejected(api, record_v1, literal):
-    # Python's json (and FastAPI) accept these non-standard literals, so the model must refuse them.
-    body = json.dumps(dict(record_v1, monthly_charges="PLACEHOLDER")).replace(
-        '"PLACEHOLDER"', literal
-    )
-    r = api.post(PREDICT, content=body, headers={"content-type": "application/json"})
-    assert r.status_code == 422, r.text
-    assert "monthly_charges" in fields_named(r)
+def test_whole_number_float_is_an_integer(api, record_v1):
+    """JSON Schema's "integer" includes 34.0; 34.5 and "34" are still refused (above)."""
+    r = api.post(PREDICT, json=dict(record_v1, age=34.0))
+    assert r.status_code == 200, r.text
+    same = api.post(PREDICT, json=record_v1).json()["predictions"]
+    assert r.json()["predictions"] == same
 
 
-@pytest.mark.points(1)
-def test_nan_in_v2_optional_field_is_rejected(api, record_v1):
-    body = json.dumps(dict(record_v1, satisfaction_score="X")).replace('"X"', "NaN")
-    r = api.post("/v2/churn/predict", content=body, headers={"content-type": "application/json"})
-    assert r.status_code == 422, r.text
-    assert "satisfaction_score" in fields_named(r)
-
-
+@pytest.mark.task("1.2")
 @pytest.mark.points(1)
 def test_error_inside_a_batch_names_the_instance(api, record_v1):
     r = api.post(PREDICT, json={"instances": [record_v1, dict(record_v1, age=7)]})
@@ -74,6 +65,7 @@ def test_error_inside_a_batch_names_the_instance(api, record_v1):
     assert fields_named(r) == ["instances.1.age"]
 
 
+@pytest.mark.task("1.2")
 @pytest.mark.points(1)
 def test_empty_batch(api):
     r = api.post(PREDICT, json={"instances": []})
@@ -86,6 +78,7 @@ def _max_batch(api) -> int:
     return schema["properties"]["instances"]["maxItems"]
 
 
+@pytest.mark.task("1.2")
 @pytest.mark.points(1)
 def test_oversized_batch(api, record_v1):
     limit = _max_batch(api)
@@ -96,42 +89,19 @@ def test_oversized_batch(api, record_v1):
     assert r.json()["detail"][0]["type"] == "too_long"
 
 
+@pytest.mark.task("1.2")
 @pytest.mark.points(1)
-def test_oversized_body_is_413(api):
-    big = b'{"instances": [' + b" " * (2 * 1024 * 1024) + b"]}"
-    r = api.post(PREDICT, content=big, headers={"content-type": "application/json"})
-    assert r.status_code == 413
-    assert fields_named(r) == ["body"]
-    assert r.json()["detail"][0]["type"] == "body_too_large"
+def test_v1_rejects_the_v2_only_field(api, record_v1):
+    r = api.post(PREDICT, json=dict(record_v1, satisfaction_score=3.0))
+    assert r.status_code == 422
+    assert "satisfaction_score" in fields_named(r)
 
 
+@pytest.mark.task("1.2")
 @pytest.mark.points(1)
-def test_oversized_chunked_body_is_413(app_client):
-    """No Content-Length (chunked upload): the limit is enforced while reading."""
-
-    def chunks():
-        yield b'{"instances": ['
-        for _ in range(100):
-            yield b" " * 1024
-        yield b"]}"
-
-    r = app_client.post(PREDICT, content=chunks(), headers={"content-type": "application/json"})
-    assert r.status_code == 413
-    assert fields_named(r) == ["body"]
-
-
-@pytest.mark.points(1)
-@pytest.mark.parametrize(
-    "raw", [b"[1, 2]", b'"text"', b"{not json", b""], ids=["list", "string", "malformed", "empty"]
-)
-def test_not_an_object_body(api, raw):
-    r = api.post(PREDICT, content=raw, headers={"content-type": "application/json"})
-    assert r.status_code == 422, r.text
-    assert r.json()["detail"][0]["field"]
-
-
-@pytest.mark.points(1)
-def test_undecodable_body_is_400_naming_the_body(api):
-    r = api.post(PREDICT, content=b"\xff\xfe{", headers={"content-type": "application/json"})
-    assert r.status_code == 400
-    assert fields_named(r) == ["body"]
+def test_v2_optional_field_has_bounds(api, record_v1):
+    ok = api.post("/v2/churn/predict", json=dict(record_v1, satisfaction_score=None))
+    assert ok.status_code == 200, ok.text
+    r = api.post("/v2/churn/predict", json=dict(record_v1, satisfaction_score=9.0))
+    assert r.status_code == 422
+    assert fields_named(r) == ["satisfaction_score"]

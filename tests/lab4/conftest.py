@@ -1,30 +1,32 @@
-"""Lab 4 fixtures: SavedModels exported into a temporary directory and ONE server per session.
+"""Lab 4 fixtures: SavedModels exported by the submission's CLI and ONE server per session.
 
-By default the server is the stand-in (started here, on free ports). Point the suite at a real
-TF Serving instead with TFSERVING_REST_URL and TFSERVING_GRPC_ADDR (start it with the config in
-labs/lab4_tf_serving/models.config, ``--model_config_file_poll_wait_seconds=1`` and
-``--file_system_poll_wait_seconds=1``); the dynamic-loading tests also need TFSERVING_MODELS_DIR
-(the host directory mounted at /models) and TFSERVING_CONFIG_FILE (the host path of the config).
+By default the server is the stand-in, started here on free ports with a copy of the lab's
+``models.config`` (the dynamic tests edit the copy). Point the suite at a running server instead
+(the real TF Serving, or your ``make lab-4``) with ``LAB4_URL`` and ``LAB4_GRPC_ADDR``; the
+dynamic-loading tests then also need ``LAB4_SERVER_MODELS_DIR`` (the host directory mounted at
+/models) and ``LAB4_SERVER_CONFIG_FILE`` (the host path of its config), and the server must poll
+every second (``--model_config_file_poll_wait_seconds=1 --file_system_poll_wait_seconds=1``).
 """
 
 from __future__ import annotations
 
-import os
+import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
 from course_models import procs
 from course_models.artifacts import load_artifact
 from course_models.datasets import load_digits_split
+from lab4_tf_serving.settings import LAB_DIR, Settings
 
-LAB_DIR = Path(__file__).resolve().parents[2] / "labs" / "lab4_tf_serving"
-
-# The suite's config: like models.config, but with policy `all` so that a version-3 directory
-# copied in gets served (the shipped file pins versions 1 and 2).
+# The dynamic tests' config: like models.config, but with policy `all` so that a version-3
+# directory copied in gets served (the shipped file pins versions 1 and 2).
 TEST_CONFIG = """
 model_config_list {
   config {
@@ -42,6 +44,7 @@ model_config_list {
   }
 %(extra)s}
 """
+CONFIG_POLLS = "lab4_standin_config_file_polls_total"
 
 
 def test_config(canary: int = 2, extra: str = "") -> str:
@@ -56,52 +59,83 @@ class Target:
     config_file: Path | None
     real: bool
     log: Path | None = None
+    pid: int | None = None
+
+
+def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -m lab4_tf_serving ...`` as a student runs it; a non-zero exit (a task stub
+    exits 2 at once) fails the check with what the command said."""
+    result = subprocess.run(
+        [sys.executable, "-m", "lab4_tf_serving", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"python -m lab4_tf_serving {' '.join(args)} exited {result.returncode}: "
+            f"{result.stderr.strip()[-800:]}"
+        )
+    return result
+
+
+@pytest.fixture(scope="session")
+def lab_cli():
+    return cli
 
 
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, trained_artifacts) -> Path:
-    from lab4_tf_serving.export import export_all
-
+    """The submission's ``python -m lab4_tf_serving export`` (task 4.1) into a fresh folder."""
     root = tmp_path_factory.mktemp("lab4_models")
-    export_all(root, trained_artifacts)
+    cli("export", "--out", str(root))
     return root
+
+
+def start_standin(tmp: Path, models: Path, config_text: str, **settings) -> tuple:
+    """The lab's own stand-in command line (launcher.standin_cmd) on free ports."""
+    from lab4_tf_serving.launcher import standin_cmd
+
+    config = tmp / "models.config"
+    config.write_text(config_text)
+    shutil.copy(LAB_DIR / "monitoring.config", tmp / "monitoring.config")
+    s = Settings(
+        config_file=config,
+        monitoring_file=tmp / "monitoring.config",
+        models_dir=models,
+        poll_seconds=1,
+        **settings,
+    )
+    rest_port, grpc_port = procs.free_port(), procs.free_port()
+    log = tmp / "server.log"
+    proc = procs.start(standin_cmd(s, rest_port, grpc_port), log=log)
+    url = f"http://127.0.0.1:{rest_port}"
+    try:
+        procs.wait_http(f"{url}/v1/models/digits", timeout=180, proc=proc)
+    except (TimeoutError, RuntimeError) as exc:
+        procs.stop(proc)
+        pytest.fail(f"stand-in server did not start: {exc}\n{procs.tail(log)}")
+    target = Target(url, f"127.0.0.1:{grpc_port}", models, config, False, log, proc.pid)
+    return proc, target
+
+
+@pytest.fixture(scope="session")
+def standin():
+    return start_standin
 
 
 @pytest.fixture(scope="session")
 def server(exported, tmp_path_factory):
-    rest, grpc_addr = os.environ.get("TFSERVING_REST_URL"), os.environ.get("TFSERVING_GRPC_ADDR")
-    if rest and grpc_addr:
-        models = os.environ.get("TFSERVING_MODELS_DIR")
-        config = os.environ.get("TFSERVING_CONFIG_FILE")
+    s = Settings()
+    if s.url and s.grpc_addr:
         yield Target(
-            rest.rstrip("/"),
-            grpc_addr,
-            Path(models) if models else None,
-            Path(config) if config else None,
-            real=True,
+            s.url.rstrip("/"), s.grpc_addr, s.server_models_dir, s.server_config_file, True
         )
         return
-    tmp = tmp_path_factory.mktemp("lab4_server")
-    config = tmp / "models.config"
-    config.write_text(test_config())
-    rest_port, grpc_port = procs.free_port(), procs.free_port()
-    log = tmp / "server.log"
-    cmd = [
-        sys.executable, "-m", "lab4_tf_serving", "serve",
-        f"--port={grpc_port}", f"--rest_api_port={rest_port}",
-        f"--model_config_file={config}", f"--models_root={exported}",
-        "--model_config_file_poll_wait_seconds=1", "--file_system_poll_wait_seconds=1",
-        f"--monitoring_config_file={LAB_DIR / 'monitoring.config'}",
-        "--allow_version_labels_for_unavailable_models=true",
-    ]  # fmt: skip
-    proc = procs.start(cmd, log=log)
+    shipped = (LAB_DIR / "models.config").read_text()
+    proc, target = start_standin(tmp_path_factory.mktemp("lab4_server"), exported, shipped)
     try:
-        url = f"http://127.0.0.1:{rest_port}"
-        try:
-            procs.wait_http(f"{url}/v1/models/digits", timeout=120, proc=proc)
-        except (TimeoutError, RuntimeError) as exc:
-            pytest.fail(f"stand-in server did not start: {exc}\n{procs.tail(log)}")
-        yield Target(url, f"127.0.0.1:{grpc_port}", exported, config, real=False, log=log)
+        yield target
     finally:
         procs.stop(proc)
 
@@ -145,6 +179,18 @@ def assert_close(actual, expected, atol: float = 1e-5) -> None:
     actual, expected = np.asarray(actual), np.asarray(expected)
     assert actual.shape == expected.shape, f"shape {actual.shape} != {expected.shape}"
     np.testing.assert_allclose(actual, expected, atol=atol, rtol=0)
+
+
+@pytest.fixture(scope="session")
+def config_polls():
+    """How often the stand-in's poller read the config file with an outcome (its metric)."""
+    from lab4_tf_serving.metrics import sample
+
+    def count(server: Target, outcome: str) -> float:
+        text = httpx.get(f"{server.rest}/monitoring/prometheus/metrics", timeout=10).text
+        return sample(text, CONFIG_POLLS, {"outcome": outcome})
+
+    return count
 
 
 @pytest.fixture(scope="session")

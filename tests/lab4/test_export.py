@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from lab4_tf_serving.savedmodel import describe, show_all, version_dirs
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0)
 def test_layout_is_name_version_savedmodel(exported):
     assert version_dirs(exported / "digits") == [1, 2]
     assert version_dirs(exported / "digits_raw") == [1]
@@ -22,7 +24,7 @@ def test_layout_is_name_version_savedmodel(exported):
     assert not list(exported.glob("*/.tmp-*"))
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(0)
 def test_serving_default_signature_names_dtypes_shapes(exported):
     sigs = describe(exported / "digits" / "2")
     default = sigs["serving_default"]
@@ -37,7 +39,7 @@ def test_serving_default_signature_names_dtypes_shapes(exported):
     assert raw["inputs"] == {"pixels": ("DT_INT32", (-1, 64))}
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0)
 def test_inspector_prints_what_saved_model_cli_shows(exported, capsys):
     from lab4_tf_serving.__main__ import main
 
@@ -52,7 +54,7 @@ def test_inspector_prints_what_saved_model_cli_shows(exported, capsys):
     assert out.count("signature_def['serving_default']") == 2  # both versions
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(0)
 def test_savedmodel_predicts_like_keras(exported, digits, keras_predict, close):
     import tensorflow as tf
 
@@ -66,7 +68,7 @@ def test_savedmodel_predicts_like_keras(exported, digits, keras_predict, close):
     close(raw(pixels=tf.constant(pixels))["probabilities"].numpy(), keras_predict[2], atol=1e-4)
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0)
 def test_shipped_model_config_has_two_models_policies_and_labels(exported):
     from lab4_tf_serving.settings import LAB_DIR
 
@@ -82,7 +84,7 @@ def test_shipped_model_config_has_two_models_policies_and_labels(exported):
     assert prom.enable and prom.path == "/monitoring/prometheus/metrics"
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0)
 def test_version_policies_pick_versions_like_tf_serving():
     from tensorflow_serving.config import file_system_storage_path_source_pb2 as fs
 
@@ -95,7 +97,7 @@ def test_version_policies_pick_versions_like_tf_serving():
     assert cfg.aspired_versions(specific, on_disk) == [2]
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0)
 def test_bad_config_files_are_rejected():
     with pytest.raises(cfg.ConfigError, match="Invalid protobuf file"):
         cfg.parse_model_config("model_config_list { config { nme: 'x' } }")
@@ -106,7 +108,7 @@ def test_bad_config_files_are_rejected():
         )
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0)
 def test_labels_at_startup_need_the_flag_like_tf_serving(exported):
     """Real TF Serving refuses labels in its first config unless told to allow them."""
     import grpc
@@ -123,13 +125,36 @@ def test_labels_at_startup_need_the_flag_like_tf_serving(exported):
     assert "not currently available" in err.value.message
 
 
-@pytest.mark.points(1)
-def test_stand_in_says_what_it_is():
-    from lab4_tf_serving.launcher import local_cmd, pick_engine
+@pytest.mark.points(0)
+def test_stand_in_says_what_it_is(monkeypatch, tmp_path):
+    from lab4_tf_serving.launcher import pick_engine, standin_cmd
     from lab4_tf_serving.server import build_parser
     from lab4_tf_serving.settings import Settings
 
     assert "STAND-IN" in build_parser().format_help()
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tensorflow_model_server, docker or podman
     engine, why = pick_engine(Settings(engine="auto", image="lab4-no-such/image:0"))
-    assert engine == "local" and why
-    assert any(a.startswith("--models_root=") for a in local_cmd(Settings(), 1, 2))
+    assert engine == "local" and "tensorflow_model_server: not on PATH" in why
+    cmd = standin_cmd(Settings(), 1, 2)
+    assert cmd[:4] == [sys.executable, "-m", "lab4_tf_serving", "serve"]
+    assert any(a.startswith("--models_root=") for a in cmd)
+    (tmp_path / "tensorflow_model_server").write_text("#!/bin/sh\n")
+    (tmp_path / "tensorflow_model_server").chmod(0o755)
+    engine, why = pick_engine(Settings(engine="auto"))
+    assert engine == "binary" and str(tmp_path) in why  # the real server wins when present
+
+
+@pytest.mark.points(0)
+def test_settings_reject_typos():
+    import pydantic
+
+    from lab4_tf_serving.__main__ import main
+    from lab4_tf_serving.settings import Settings
+
+    with pytest.raises(pydantic.ValidationError, match="engine"):
+        Settings(engine="dokcer")
+    with pytest.raises(pydantic.ValidationError, match="poll_seconds"):
+        Settings(poll_seconds=0)
+    with pytest.raises(SystemExit) as exit_:
+        main(["bench", "--quik"])  # a typo is an error, not silently dropped
+    assert exit_.value.code == 2

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from course_models.tasks import TaskNotImplemented  # noqa: F401 - raised by the task 1.4 stub
+
 PredictFn = Callable[[list[Any]], Sequence[Any]]
 
 
@@ -64,6 +66,7 @@ class MicroBatcher:
             if not job.future.done():
                 job.future.set_exception(RuntimeError("server is shutting down"))
 
+    # BEGIN TASK 1.4: the micro-batcher: queue, collect a batch, one model call, split
     async def submit(self, items: list[Any]) -> list[Any]:
         """Results for ``items`` in order, computed together with other callers' items."""
         if self._queue is None or self._task is None or self._task.done():
@@ -124,6 +127,14 @@ class MicroBatcher:
         if len(results) != len(items):
             raise RuntimeError(f"model returned {len(results)} results for {len(items)} inputs")
         return results
+
+    # STUB
+    # async def submit(self, items: list[Any]) -> list[Any]:
+    #     """Results for ``items`` in order, computed together with other callers' items."""
+    #     raise TaskNotImplemented("1.4", "the micro-batcher (batching.py)")
+    # async def _run(self) -> None:
+    #     """The batching loop: take queued jobs, call the model once, settle each future."""
+    # END TASK 1.4
 
 
 def _settle(job: _Job, result: Any = None, exc: BaseException | None = None) -> None:

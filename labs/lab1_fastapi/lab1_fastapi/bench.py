@@ -6,7 +6,10 @@ loopback, so the ratios are comparable even where the absolute numbers are not:
 1. overhead: served p50/p95 at concurrency 1 minus the in-process model call;
 2. throughput of the blocking / threadpool / micro-batched variants at concurrency 1, 8, 32;
 3. /health latency while predict is under load, per variant (the blocking one stalls it);
-4. uvicorn --workers 1 vs 2.
+4. uvicorn --workers 1 vs 2;
+5. scoring: the sklearn pipeline vs the compiled fast scorer, in-process (one record) and served
+   (threadpool and batched at c=1 and c=32), against a no-op endpoint on the same stack (the
+   ceiling: parsing, validation and response building without the model).
 
 The load generator is this process (threads, one keep-alive ``http.client`` connection each);
 it shares the 2 cores with the server, which is part of what the numbers show.
@@ -29,11 +32,12 @@ import httpx
 import numpy as np
 
 from course_models import procs
-from course_models.artifacts import artifacts_root
+from course_models.artifacts import artifacts_root, load_artifact
 from course_models.bench import LoadResult, bar_plot, print_table, run_load, write_report
 from course_models.tabular import example_record
-from lab1_fastapi.model import ModelRegistry
-from lab1_fastapi.settings import PREDICT_MODES
+from lab1_fastapi import server as lab_server
+from lab1_fastapi.model import ModelRegistry, build_scorer
+from lab1_fastapi.settings import PREDICT_MODES, SCORING_MODES, Settings
 
 VERSION = 2
 BODY = json.dumps(example_record(VERSION)).encode()
@@ -41,19 +45,22 @@ HEADERS = {"content-type": "application/json"}
 
 
 @contextmanager
-def server(workers: int, log_dir: Path) -> Iterator[str]:
-    port = procs.free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("LAB1_")},
-        "LAB1_PORT": str(port),
-        "LAB1_WORKERS": str(workers),
-        "LAB1_ACCESS_LOG": "false",
-        "LAB1_LOG_LEVEL": "warning",
-        "LAB1_ARTIFACTS_DIR": str(artifacts_root()),
-    }
-    log = log_dir / f"lab1-uvicorn-w{workers}.log"
-    with procs.running([sys.executable, "-m", "lab1_fastapi"], env=env, log=log) as proc:
-        url = f"http://127.0.0.1:{port}"
+def server(log_dir: Path, **overrides: object) -> Iterator[str]:
+    """A real uvicorn started with the lab's own command line (``server.command``)."""
+    settings = Settings(
+        _env_file=None,
+        artifacts_dir=artifacts_root(),
+        access_log=False,
+        log_level="warning",
+        noop_endpoint=True,
+        **overrides,
+    )
+    argv, env = lab_server.command(settings, procs.free_port())
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LAB1_")}
+    tag = "-".join(f"{k}{v}" for k, v in sorted(overrides.items())) or "default"
+    log = log_dir / f"lab1-uvicorn-{tag}.log"
+    with procs.running(argv, env={**clean, **env}, log=log) as proc:
+        url = f"http://127.0.0.1:{env['LAB1_PORT']}"
         try:
             procs.wait_http(f"{url}/ready", timeout=120, proc=proc)
         except Exception:
@@ -113,14 +120,16 @@ def httpx_send(client: httpx.Client) -> Callable[[str, str], tuple[int, list[str
     return send
 
 
-def paired_overhead(url: str, path: str, n: int, client: str = "http.client") -> dict:
+def paired_overhead(
+    url: str, path: str, n: int, client: str = "http.client", scoring: str = "fast"
+) -> dict:
     """In-process model call and served request, interleaved so both see the same machine load.
 
     Shared machines drift (other jobs come and go); alternating the two measurements and taking
     medians of per-pair differences keeps that drift out of the overhead figure. The server's
     ``Server-Timing`` header splits the served time into model, framework and network+client.
     """
-    registry = ModelRegistry("churn", [VERSION])
+    registry = ModelRegistry("churn", [VERSION], scoring=scoring)
     registry.load()
     record = [example_record(VERSION)]
     cols: dict[str, list[float]] = {k: [] for k in ("local", "served", "app", "model")}
@@ -148,6 +157,7 @@ def paired_overhead(url: str, path: str, n: int, client: str = "http.client") ->
     return {
         "route": path,
         "client": client,
+        "scoring": scoring,
         "in_process_p50_ms": med(c["local"]),
         "in_process_p95_ms": round(float(np.percentile(c["local"], 95)), 3),
         "served_p50_ms": med(c["served"]),
@@ -190,60 +200,80 @@ def under_load(
     return box["load"], health
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=4.0, help="duration of each load step")
-    parser.add_argument("--out", default="artifacts/bench", help="folder for JSON and PNG")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    secs = args.seconds
-    levels = (1, 8, 32)
-    report: dict = {"settings": {"seconds": secs, "version": VERSION, "levels": levels}}
+def in_process_scoring(n: int = 2000) -> list[dict]:
+    """p50/p95 of scoring ONE record in this process, per version and scoring path."""
+    rows = []
+    for version in (1, 2):
+        artifact = load_artifact("churn", version, artifacts_root())
+        record = [example_record(version)]
+        for mode in SCORING_MODES:
+            score = build_scorer(artifact, mode)
+            for _ in range(50):
+                score(record)
+            times = []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                score(record)
+                times.append((time.perf_counter() - t0) * 1000)
+            rows.append(
+                {
+                    "version": version,
+                    "scoring": mode,
+                    "p50_ms": round(float(np.median(times)), 4),
+                    "p95_ms": round(float(np.percentile(times, 95)), 4),
+                }
+            )
+    return rows
 
-    with server(1, out) as url:
-        print(f">> 1 worker at {url}: overhead at concurrency 1", flush=True)
-        # The default deployment (threadpool) first, then the other variants for comparison.
-        overheads = [
-            paired_overhead(url, path, 500)
-            for path in ("/v2/churn/predict", "/lab/blocking/predict", "/lab/batched/predict")
-        ]
-        # The same default route measured with httpx: how much of "overhead" is the client.
-        overheads.append(paired_overhead(url, "/v2/churn/predict", 500, client="httpx"))
-        overhead = overheads[0]
-        health_idle = run_load(caller(url, "/health", "GET"), 1, "idle", requests=600, warmup=50)
-        for row in overheads:
-            row["health_roundtrip_p50_ms"] = round(health_idle.pct(50), 3)
-        report["overhead"] = overheads
 
-        print(">> throughput per variant and concurrency", flush=True)
-        throughput = []
-        for mode in PREDICT_MODES:
-            for c in levels:
-                r = run_load(caller(url, f"/lab/{mode}/predict"), c, mode, duration=secs, warmup=10)
-                throughput.append(r)
-                print(f"   {mode:10s} c={c:<3d} {r.rps:7.1f} req/s p95 {r.pct(95):7.2f} ms")
-        report["throughput"] = throughput
+def variants_and_health(url: str, secs: float, levels: tuple[int, ...]) -> dict:
+    """Throughput per execution variant and concurrency, then /health while each is loaded."""
+    throughput = []
+    for mode in PREDICT_MODES:
+        for c in levels:
+            r = run_load(caller(url, f"/lab/{mode}/predict"), c, mode, duration=secs, warmup=10)
+            throughput.append(r)
+            print(f"   {mode:10s} c={c:<3d} {r.rps:7.1f} req/s p95 {r.pct(95):7.2f} ms")
+    idle = run_load(caller(url, "/health", "GET"), 1, "idle", requests=600, warmup=50)
+    health_rows = [{"variant": "idle (no load)", **_health(idle, None)}]
+    print(">> /health while predict is loaded (c=32)", flush=True)
+    for mode in PREDICT_MODES:
+        load, health = under_load(url, mode, secs + 1.0, 32)
+        health_rows.append({"variant": mode, **_health(health, load)})
+    return {"throughput": throughput, "health": health_rows, "health_idle": idle}
 
-        print(">> /health while predict is loaded (c=32)", flush=True)
-        health_rows = [{"variant": "idle (no load)", **_health(health_idle, None)}]
-        for mode in PREDICT_MODES:
-            load, health = under_load(url, mode, secs + 1.0, 32)
-            health_rows.append({"variant": mode, **_health(health, load)})
-        report["health_under_load"] = health_rows
 
-        print(">> workers: 1", flush=True)
-        w1 = {
-            m: run_load(caller(url, f"/lab/{m}/predict"), 32, m, duration=secs, warmup=10)
-            for m in ("threadpool", "batched")
-        }
-    with server(2, out) as url:
-        print(">> workers: 2", flush=True)
-        w2 = {
-            m: run_load(caller(url, f"/lab/{m}/predict"), 32, m, duration=secs, warmup=10)
-            for m in ("threadpool", "batched")
-        }
-    workers = [
+def served_scoring(out: Path, secs: float) -> list[dict]:
+    """Served req/s and p50 per scoring path: threadpool and batched at c=1 and c=32, plus the
+    no-op endpoint (same stack, no model) as the ceiling, all from one server per path."""
+    rows = []
+    for scoring in SCORING_MODES:
+        with server(out, scoring=scoring) as url:
+            print(f">> served, scoring={scoring}", flush=True)
+            overhead = paired_overhead(url, "/v2/churn/predict", 300, scoring=scoring)
+            for route in ("threadpool", "batched", "noop"):
+                for c in (1, 32):
+                    r = run_load(
+                        caller(url, f"/lab/{route}/predict"), c, route, duration=secs, warmup=10
+                    )
+                    rows.append(
+                        {
+                            "scoring": scoring,
+                            "route": f"/lab/{route}/predict",
+                            "c": c,
+                            "rps": round(r.rps, 1),
+                            "p50_ms": round(r.pct(50), 3),
+                            "p95_ms": round(r.pct(95), 3),
+                            "in_process_p50_ms": overhead["in_process_p50_ms"],
+                            "served_c1_p50_ms": overhead["served_p50_ms"],
+                        }
+                    )
+                    print(f"   {scoring:8s} {route:10s} c={c:<3d} {r.rps:7.1f} req/s", flush=True)
+    return rows
+
+
+def workers_compare(w1: dict[str, LoadResult], w2: dict[str, LoadResult]) -> list[dict]:
+    return [
         {
             "variant": m,
             "c": 32,
@@ -255,47 +285,130 @@ def main(argv: list[str] | None = None) -> None:
         }
         for m in w1
     ]
-    report["workers"] = workers
 
-    rps = {(r.label, r.concurrency): r.rps for r in throughput}
-    ratios = {
-        "overhead_p50_ms": overhead["overhead_p50_ms"],
+
+# Issue 13's targets, checked on numbers from this one run.
+OLD_DEFAULT_C1_RPS = 93.0  # lab 1's default mode at c=1 before the compiled scorer (README)
+
+
+def targets(scoring_local: list[dict], served: list[dict]) -> dict:
+    def rps(scoring: str, route: str, c: int) -> float:
+        return next(
+            r["rps"] for r in served if (r["scoring"], r["route"], r["c"]) == (scoring, route, c)
+        )
+
+    fast_v2 = next(r for r in scoring_local if (r["version"], r["scoring"]) == (2, "fast"))
+    slow_v2 = next(r for r in scoring_local if (r["version"], r["scoring"]) == (2, "pipeline"))
+    fast_served = next(r for r in served if r["scoring"] == "fast")
+    served_minus_local = fast_served["served_c1_p50_ms"] - fast_served["in_process_p50_ms"]
+    batched_c32 = rps("fast", "/lab/batched/predict", 32)
+    noop_c32 = rps("fast", "/lab/noop/predict", 32)
+    default_c1 = rps("fast", "/lab/threadpool/predict", 1)
+    return {
+        "fast_v2_in_process_p50_ms": fast_v2["p50_ms"],
+        "pipeline_over_fast_in_process": round(slow_v2["p50_ms"] / fast_v2["p50_ms"], 1),
+        "fast_v2_p50_le_0.3ms": fast_v2["p50_ms"] <= 0.3,
+        "served_c1_minus_in_process_ms": round(served_minus_local, 3),
+        "served_minus_in_process_le_0.5ms": served_minus_local <= 0.5,
+        "batched_c32_over_noop_c32": round(batched_c32 / noop_c32, 2),
+        "batched_ge_0.5x_noop": batched_c32 >= 0.5 * noop_c32,
+        "default_c1_over_old_93rps": round(default_c1 / OLD_DEFAULT_C1_RPS, 1),
+        "default_c1_ge_5x_old": default_c1 >= 5 * OLD_DEFAULT_C1_RPS,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=4.0, help="duration of each load step")
+    parser.add_argument("--out", default="artifacts/bench", help="folder for JSON and PNG")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    secs, levels = args.seconds, (1, 8, 32)
+    report: dict = {"settings": {"seconds": secs, "version": VERSION, "levels": levels}}
+
+    print(">> in-process scoring of one record: pipeline vs fast", flush=True)
+    report["scoring_in_process"] = in_process_scoring()
+    with server(out) as url:
+        print(f">> 1 worker at {url}: overhead at concurrency 1", flush=True)
+        # The default deployment (threadpool) first, then the other variants for comparison.
+        overheads = [
+            paired_overhead(url, path, 500)
+            for path in ("/v2/churn/predict", "/lab/blocking/predict", "/lab/batched/predict")
+        ]
+        # The same default route measured with httpx: how much of "overhead" is the client.
+        overheads.append(paired_overhead(url, "/v2/churn/predict", 500, client="httpx"))
+        print(">> throughput per variant and concurrency", flush=True)
+        measured = variants_and_health(url, secs, levels)
+        for row in overheads:
+            row["health_roundtrip_p50_ms"] = round(measured["health_idle"].pct(50), 3)
+        w1 = {m: _load32(url, m, secs) for m in ("threadpool", "batched")}
+    with server(out, workers=2) as url:
+        print(">> workers: 2", flush=True)
+        w2 = {m: _load32(url, m, secs) for m in ("threadpool", "batched")}
+    report["served_scoring"] = served_scoring(out, secs)
+    report.update(
+        overhead=overheads,
+        throughput=measured["throughput"],
+        health_under_load=measured["health"],
+        workers=workers_compare(w1, w2),
+    )
+    report["ratios"] = ratios(report)
+    report["targets"] = targets(report["scoring_in_process"], report["served_scoring"])
+    print_report(report, levels)
+    write_outputs(out, report, levels)
+
+
+def _load32(url: str, mode: str, secs: float) -> LoadResult:
+    return run_load(caller(url, f"/lab/{mode}/predict"), 32, mode, duration=secs, warmup=10)
+
+
+def ratios(report: dict) -> dict:
+    rps = {(r.label, r.concurrency): r.rps for r in report["throughput"]}
+    health = {r["variant"]: r for r in report["health_under_load"]}
+    overheads = report["overhead"]
+    return {
+        "overhead_p50_ms": overheads[0]["overhead_p50_ms"],
         "best_overhead_p50_ms": min(o["overhead_p50_ms"] for o in overheads),
         "batched_over_threadpool_c32": round(rps[("batched", 32)] / rps[("threadpool", 32)], 2),
         "batched_over_blocking_c32": round(rps[("batched", 32)] / rps[("blocking", 32)], 2),
         "health_p95_blocking_over_threadpool": round(
-            health_rows[1]["health_p95_ms"] / health_rows[2]["health_p95_ms"], 2
+            health["blocking"]["health_p95_ms"] / health["threadpool"]["health_p95_ms"], 2
         ),
-        "workers_2_over_1_threadpool": workers[0]["ratio_2_over_1"],
-    }
-    report["ratios"] = ratios
-    report["goals"] = {
-        "overhead_p50_le_1ms": overhead["overhead_p50_ms"] <= 1.0,
-        "batched_ge_2x_per_request_c32": ratios["batched_over_threadpool_c32"] >= 2.0,
+        "workers_2_over_1_threadpool": report["workers"][0]["ratio_2_over_1"],
     }
 
+
+def print_report(report: dict, levels: tuple[int, ...]) -> None:
     print()
-    print_table(overheads, "Serving overhead at concurrency 1 (model v2, one row)")
+    print_table(report["scoring_in_process"], "In-process scoring of one record (ms)")
+    print()
+    print_table(report["overhead"], "Serving overhead at concurrency 1 (model v2, one row)")
     print()
     table = []
     for mode in PREDICT_MODES:
         row: dict = {"variant": mode}
         for c in levels:
-            r = next(t for t in throughput if t.label == mode and t.concurrency == c)
+            r = next(t for t in report["throughput"] if t.label == mode and t.concurrency == c)
             row[f"rps c={c}"] = round(r.rps, 1)
             row[f"p95 ms c={c}"] = round(r.pct(95), 2)
         table.append(row)
     print_table(table, "Throughput by execution variant (1 uvicorn worker)")
     print()
-    print_table(health_rows, "/health latency while predict runs at concurrency 32")
+    print_table(report["health_under_load"], "/health latency while predict runs at concurrency 32")
     print()
-    print_table(workers, "uvicorn workers 1 vs 2 (concurrency 32)")
+    print_table(report["workers"], "uvicorn workers 1 vs 2 (concurrency 32)")
     print()
-    print_table([ratios], "Ratios")
+    print_table(report["served_scoring"], "Served: pipeline vs fast scoring (1 worker, model v2)")
     print()
-    print_table([report["goals"]], "Goals met")
+    print_table([report["ratios"]], "Ratios")
+    print()
+    print_table([report["targets"]], "Targets (issue 13), this run")
 
+
+def write_outputs(out: Path, report: dict, levels: tuple[int, ...]) -> None:
     path = write_report(out / "lab1.json", report)
+    rps = {(r.label, r.concurrency): r.rps for r in report["throughput"]}
     bar_plot(
         out / "lab1_throughput.png",
         [f"c={c}" for c in levels],
@@ -303,6 +416,7 @@ def main(argv: list[str] | None = None) -> None:
         "requests / s",
         "Lab 1: throughput by execution variant (1 worker)",
     )
+    health_rows = report["health_under_load"]
     bar_plot(
         out / "lab1_health.png",
         [r["variant"] for r in health_rows],

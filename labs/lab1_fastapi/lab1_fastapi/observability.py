@@ -1,12 +1,15 @@
 """Cross-cutting HTTP concerns as one plain ASGI middleware: request ids, body limit, metrics.
 
 Plain ASGI (not ``BaseHTTPMiddleware``) because it wraps every request, including /health
-under load, and must add microseconds, not milliseconds. Each app owns its own Prometheus
-registry so several apps (tests, workers) never share counters by accident.
+under load, and must add microseconds, not milliseconds. Over-limit bodies get their 413 at
+once, then the rest of the upload is read and dropped: closing a socket that still has unread
+bytes makes the kernel send a reset, and the client would lose the answer. Each app owns its
+own Prometheus registry so several apps (tests, workers) never share counters by accident.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -15,6 +18,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.datastructures import MutableHeaders
+
+from lab1_fastapi.schemas import error_body
 
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -49,6 +54,13 @@ class Metrics:
             ["model", "version"],
             registry=self.registry,
         )
+        self.call_rows = Histogram(
+            "lab1_model_call_rows",
+            "Rows per model call (above 1 for single-row requests: the micro-batcher at work)",
+            ["model", "version"],
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=self.registry,
+        )
         self.model_ready = Gauge(
             "lab1_model_ready",
             "1 when the version is loaded and serving",
@@ -57,8 +69,10 @@ class Metrics:
         )
 
 
-def error_body(field: str, msg: str, type_: str) -> dict[str, Any]:
-    return {"detail": [{"loc": [field], "field": field, "msg": msg, "type": type_}]}
+# Reading (and dropping) the rest of an over-limit upload lets the client see the 413; past
+# these bounds the connection is closed instead, and a client still sending may see a reset.
+DRAIN_MAX_BYTES = 64 * 1024 * 1024
+DRAIN_MAX_SECONDS = 10.0
 
 
 class ServingMiddleware:
@@ -71,60 +85,89 @@ class ServingMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start = time.perf_counter()
-        request_id = _request_id(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
-        status = 500
-        started = rejected = False
-
-        async def send_wrapper(message: dict) -> None:
-            nonlocal status, started
-            if rejected:
-                return  # we already answered 413; drop what the app says about the cut-off body
-            if message["type"] == "http.response.start":
-                started = True
-                status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers.append(REQUEST_ID_HEADER, request_id)
-                # Time inside the app up to the first response byte (framework + model).
-                headers.append(
-                    "server-timing", f"app;dur={(time.perf_counter() - start) * 1000:.3f}"
-                )
-            await send(message)
-
-        async def reject() -> None:
-            nonlocal rejected
-            msg = f"request body is larger than the {self.max_body_bytes}-byte limit"
-            await _send_json(send_wrapper, 413, error_body("body", msg, "body_too_large"))
-            rejected = True
-
-        received = 0
-
-        async def limited_receive() -> dict:
-            # Chunked uploads have no Content-Length: count while the app reads.
-            nonlocal received
-            if rejected:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes and not started:
-                    await reject()
-                    return {"type": "http.disconnect"}
-            return message
-
+        exchange = _Exchange(scope, receive, send, self.max_body_bytes)
         try:
-            declared = _content_length(scope)
-            if declared is not None and declared > self.max_body_bytes:
-                await reject()
+            if (_content_length(scope) or 0) > self.max_body_bytes:
+                await exchange.reject()
             else:
-                await self.app(scope, limited_receive, send_wrapper)
+                await self.app(scope, exchange.receive, exchange.send)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "")
-            self.metrics.requests.labels(template, method, str(status)).inc()
-            self.metrics.latency.labels(template, method).observe(time.perf_counter() - start)
+            self.metrics.requests.labels(template, method, str(exchange.status)).inc()
+            self.metrics.latency.labels(template, method).observe(
+                time.perf_counter() - exchange.start
+            )
+
+
+class _Exchange:
+    """One request/response: adds the request id and timing, enforces the body limit."""
+
+    def __init__(self, scope: dict, receive: Any, send: Any, limit: int):
+        self.start = time.perf_counter()
+        self.request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = self.request_id
+        self._receive, self._send, self.limit = receive, send, limit
+        self.status = 500
+        self.started = self.rejected = False
+        self.received = 0
+
+    async def send(self, message: dict) -> None:
+        if self.rejected:
+            return  # we already answered 413; drop what the app says about the cut-off body
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.status = message["status"]
+            headers = MutableHeaders(scope=message)
+            headers.append(REQUEST_ID_HEADER, self.request_id)
+            # Time inside the app up to the first response byte (framework + model).
+            headers.append(
+                "server-timing", f"app;dur={(time.perf_counter() - self.start) * 1000:.3f}"
+            )
+        await self._send(message)
+
+    async def receive(self) -> dict:
+        # Chunked uploads have no Content-Length: count while the app reads.
+        if self.rejected:
+            return {"type": "http.disconnect"}
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.limit and not self.started:
+                await self.reject(more_body=message.get("more_body", False))
+                return {"type": "http.disconnect"}
+        return message
+
+    async def reject(self, more_body: bool = True) -> None:
+        msg = f"request body is larger than the {self.limit}-byte limit"
+        body = json.dumps(error_body("body", msg, "body_too_large"), separators=(",", ":"))
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),  # we will not read another request on this connection
+        ]
+        await self.send({"type": "http.response.start", "status": 413, "headers": headers})
+        await self.send({"type": "http.response.body", "body": body.encode(), "more_body": True})
+        self.rejected = True
+        if more_body:
+            await self._drain()
+        await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _drain(self) -> None:
+        """Read the rest of the upload and drop it, within bounds, so the socket closes cleanly."""
+        dropped = 0
+        try:
+            async with asyncio.timeout(DRAIN_MAX_SECONDS):
+                while dropped < DRAIN_MAX_BYTES:
+                    message = await self._receive()
+                    if message["type"] != "http.request":
+                        return
+                    dropped += len(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        return
+        except TimeoutError:
+            return
 
 
 def _request_id(scope: dict) -> str:
@@ -145,12 +188,3 @@ def _content_length(scope: dict) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-async def _send_json(send: Any, status: int, payload: dict) -> None:
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    # Tell the client we will not read the rest of an oversized upload.
-    headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PredictMode = Literal["blocking", "threadpool", "batched"]
 PREDICT_MODES: tuple[PredictMode, ...] = ("blocking", "threadpool", "batched")
+ScoringMode = Literal["fast", "pipeline"]
+SCORING_MODES: tuple[ScoringMode, ...] = ("fast", "pipeline")
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 
 
 class Settings(BaseSettings):
@@ -32,11 +35,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, ge=1024, description="Larger request bodies get 413")
     batch_max_items: int = Field(64, ge=1, description="Micro-batcher: rows per model call")
     batch_max_wait_ms: float = Field(2.0, ge=0, description="Micro-batcher: wait for more rows")
+    scoring: ScoringMode = Field(
+        "fast",
+        description="fast: the compiled numpy scorer; pipeline: the sklearn Pipeline (slow path)",
+    )
+    noop_endpoint: bool = Field(
+        False, description="Serve POST /lab/noop/predict (validates, skips the model): a ceiling"
+    )
     host: str = "127.0.0.1"
     port: int = Field(0, ge=0, le=65535, description="0 = 8000 if free, else any free port")
-    workers: int = Field(1, ge=1)
+    workers: int = Field(1, ge=1, le=64)
     access_log: bool = True
-    log_level: str = "info"
+    log_level: LogLevel = "info"
 
     @model_validator(mode="after")
     def _default_is_served(self) -> Settings:

@@ -1,6 +1,6 @@
 """The GIL on this machine: the same work run serially, on N threads and on N processes.
 
-    python -m lab2_flask_celery.gil_demo [--jobs N]
+    python -m lab2_flask_celery.gil_demo [--jobs N] [--start-method fork|spawn|forkserver]
 
 Three kinds of work, N jobs each (N = number of cores by default):
 - explain: the /explain computation, pure Python -> threads give ~1x, processes ~N x.
@@ -13,18 +13,21 @@ Three kinds of work, N jobs each (N = number of cores by default):
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from course_models.artifacts import artifacts_root
-from course_models.bench import _cpu_count, print_table, write_report
+from course_models.bench import cpu_count, print_table, write_report
 from course_models.datasets import make_churn
 from course_models.tabular import example_record
 from lab2_flask_celery.model import get_model
+from lab2_flask_celery.settings import Settings
 
 PERMUTATIONS = 48
+BATCH_ROWS = 100_000
 
 
 def explain_job(_: int) -> float:
@@ -38,7 +41,7 @@ def xgboost_job(_: int) -> float:
     global _BATCH
     model = get_model()
     if _BATCH is None:
-        _BATCH = make_churn(100_000, seed=3)
+        _BATCH = make_churn(BATCH_ROWS, seed=3)
     booster = model.artifact.model
     return float(booster.predict_proba(_BATCH)[:, 1].mean())
 
@@ -46,6 +49,12 @@ def xgboost_job(_: int) -> float:
 def sleep_job(_: int) -> float:
     time.sleep(1.0)  # I/O-bound contrast only: waiting, not computing
     return 0.0
+
+
+def _configure(permutations: int, rows: int) -> None:
+    """Spawned children re-import this module: hand them the parent's sizes."""
+    global PERMUTATIONS, BATCH_ROWS
+    PERMUTATIONS, BATCH_ROWS = permutations, rows
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -56,14 +65,29 @@ def timed(fn: Callable[[], object]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=_cpu_count())
+    parser.add_argument("--jobs", type=int, default=cpu_count())
+    parser.add_argument(
+        "--start-method",
+        choices=["fork", "spawn", "forkserver"],
+        default=Settings().start_method,
+        help="how worker processes start (LAB2_START_METHOD; spawn is macOS's default)",
+    )
+    parser.add_argument("--permutations", type=int, default=PERMUTATIONS, help=argparse.SUPPRESS)
+    parser.add_argument("--rows", type=int, default=BATCH_ROWS, help=argparse.SUPPRESS)
+    parser.add_argument("--report", default=None, help="JSON path (default artifacts/bench/)")
     args = parser.parse_args(argv)
     n = max(2, args.jobs)
-    get_model()  # loaded before forking: every process starts with it
+    _configure(args.permutations, args.rows)
+    get_model()  # loaded before forking: every forked process starts with it
     xgboost_job(0)  # warm the batch too
     rows = []
-    # fork (the Linux default here) shares the loaded model with the children.
-    with ProcessPoolExecutor(n) as procs, ThreadPoolExecutor(n) as threads:
+    # fork shares the loaded model with the children; spawn (macOS) starts fresh
+    # interpreters that import this module and load the model themselves (the warm-up).
+    ctx = multiprocessing.get_context(args.start_method)
+    pool = ProcessPoolExecutor(
+        n, mp_context=ctx, initializer=_configure, initargs=(args.permutations, args.rows)
+    )
+    with pool as procs, ThreadPoolExecutor(n) as threads:
         list(procs.map(explain_job, range(n)))  # warm-up: each child builds its caches
         for name, job in (("explain", explain_job), ("xgboost", xgboost_job), ("sleep", sleep_job)):
             serial = timed(lambda job=job: [job(i) for i in range(n)])
@@ -81,9 +105,12 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
             print(f"  {name}: done", flush=True)
-    table = print_table(rows, f"GIL demo: {n} jobs on {_cpu_count()} cores")
+    table = print_table(
+        rows, f"GIL demo: {n} jobs on {cpu_count()} cores, start method {args.start_method}"
+    )
     report = write_report(
-        artifacts_root() / "bench" / "lab2_gil.json", {"rows": rows, "table": table}
+        args.report or artifacts_root() / "bench" / "lab2_gil.json",
+        {"rows": rows, "table": table, "start_method": args.start_method},
     )
     print(f"wrote {report}")
     return 0

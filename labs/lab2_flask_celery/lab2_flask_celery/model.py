@@ -25,7 +25,8 @@ import pandas as pd
 from course_models.artifacts import LoadedArtifact, load_artifact
 from course_models.datasets import make_churn
 from course_models.schema import feature_names
-from course_models.tabular import predict_proba, prepare_frame, records_to_frame
+from course_models.scoring import ChurnScorer
+from course_models.tabular import prepare_frame, records_to_frame
 
 
 class DeadlineExceeded(RuntimeError):
@@ -102,8 +103,17 @@ class Explanation:
 class ChurnModel:
     """One loaded churn artifact plus its pure-Python scorer for explanations."""
 
-    def __init__(self, artifact: LoadedArtifact, background_rows: int = 8, seed: int = 0):
+    def __init__(
+        self,
+        artifact: LoadedArtifact,
+        background_rows: int = 8,
+        seed: int = 0,
+        scorer: str = "fast",
+    ):
         self.artifact = artifact
+        # The one scoring path of the lab (course_models.scoring): "fast" is the compiled
+        # numpy transform checked against the pipeline at load, "pipeline" today's sklearn path.
+        self.churn_scorer = ChurnScorer.from_artifact(artifact, scorer)
         self.version = artifact.version
         self.features = feature_names(self.version)
         pipeline = artifact.model
@@ -135,9 +145,8 @@ class ChurnModel:
         }
 
     def predict(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        return predict_proba(
-            self.artifact.model, records_to_frame(records, self.version), self.version
-        )
+        """P(churns) for validated records: the lab's only call into the churn model."""
+        return self.churn_scorer.score_records(records)
 
     def python_proba(self, records: Sequence[Mapping[str, Any]]) -> list[float]:
         """Same numbers as ``predict`` but through the pure-Python scorer (tests compare them)."""
@@ -196,8 +205,10 @@ _lock = threading.Lock()
 
 
 @lru_cache(maxsize=4)
-def _cached(name: str, version: int, root: str | None, background: int, seed: int) -> ChurnModel:
-    return ChurnModel(load_artifact(name, version, root), background, seed)
+def _cached(
+    name: str, version: int, root: str | None, background: int, seed: int, scorer: str
+) -> ChurnModel:
+    return ChurnModel(load_artifact(name, version, root), background, seed, scorer)
 
 
 def get_model(
@@ -207,13 +218,14 @@ def get_model(
     background: int = 8,
     seed: int = 0,
     cached: bool = True,
+    scorer: str = "fast",
 ) -> ChurnModel:
     """The process's model: loaded on first use, then reused by every request or task.
 
     ``cached=False`` is the per-request-load variant students diagnose.
     """
-    key = (name, int(version), str(root) if root else None, int(background), int(seed))
+    key = (name, int(version), str(root) if root else None, int(background), int(seed), scorer)
     if not cached:
-        return ChurnModel(load_artifact(name, version, root), background, seed)
+        return ChurnModel(load_artifact(name, version, root), background, seed, scorer)
     with _lock:  # two threads of one gthread worker must not both load it
         return _cached(*key)

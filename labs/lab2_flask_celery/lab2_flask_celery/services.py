@@ -7,17 +7,45 @@ stops its children (gunicorn workers, Celery pool processes).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import redis
 
-from course_models.procs import start, venv_bin, wait_http, wait_until
+from course_models.procs import free_port, start, stop, tail, wait_http, wait_until
 
 LAB_DIR = Path(__file__).resolve().parents[1]
 GUNICORN_CONF = LAB_DIR / "gunicorn.conf.py"
+WSGI_APP = "lab2_flask_celery.wsgi:app"
+CELERY_APP = "lab2_flask_celery.celery_worker"
+
+
+def platform_env() -> dict[str, str]:
+    """macOS aborts a forked child that touches Objective-C runtime state set up before the
+    fork (gunicorn preload_app, Celery's prefork pool) unless this is set."""
+    return {"OBJC_DISABLE_INITIALIZE_FORK_SAFETY": "YES"} if sys.platform == "darwin" else {}
+
+
+def gunicorn_command() -> list[str]:
+    """The one gunicorn command line (make lab-2, the diagnosis, the benchmark, the tests)."""
+    return [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), WSGI_APP]
+
+
+def worker_command(concurrency: int = 1, nice: int = 0, name: str | None = None) -> list[str]:
+    """The one Celery worker command line (prefork pool). ``nice`` lowers its CPU priority."""
+    name = name or f"lab2-{uuid.uuid4().hex[:8]}@%h"
+    return [
+        *(["nice", "-n", str(nice)] if nice else []),
+        sys.executable, "-m", "celery", "-A", CELERY_APP, "worker",
+        "--loglevel=INFO", "--pool=prefork", f"--concurrency={concurrency}", "-n", name,
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
 
 
 def redis_server_path() -> str:
@@ -74,15 +102,8 @@ def start_worker(
     work should yield the CPU to requests someone is waiting for. (In production the
     workers usually run on other machines, which is the whole point of offloading.)
     """
-    name = f"lab2-{uuid.uuid4().hex[:8]}@%h"
-    cmd = [
-        *(["nice", "-n", str(nice)] if nice else []),
-        venv_bin("celery"), "-A", "lab2_flask_celery.celery_worker", "worker",
-        "--loglevel=INFO", "--pool=prefork", f"--concurrency={concurrency}", "-n", name,
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ]  # fmt: skip
     Path(log).write_text("")
-    proc = start(cmd, env=env, log=log)
+    proc = start(worker_command(concurrency, nice), env={**platform_env(), **env}, log=log)
 
     def ready() -> bool:
         if proc.poll() is not None:
@@ -97,7 +118,70 @@ def start_gunicorn(
     env: dict[str, str], port: int, log: str | Path, timeout: float = 90.0
 ) -> subprocess.Popen:
     """gunicorn with gunicorn.conf.py, settings from ``env``; waits for /ready."""
-    cmd = [venv_bin("gunicorn"), "-c", str(GUNICORN_CONF), "lab2_flask_celery.wsgi:app"]
-    proc = start(cmd, env={**env, "LAB2_PORT": str(port)}, log=log)
+    env = {**platform_env(), **env, "LAB2_PORT": str(port)}
+    proc = start(gunicorn_command(), env=env, log=log)
     wait_http(f"http://127.0.0.1:{port}/ready", timeout=timeout, proc=proc)
     return proc
+
+
+class Stack:
+    """redis-server, Celery workers and gunicorn of one experiment or test, on free ports.
+
+    ``env`` is what every child sees; ``settings()`` is the same configuration for an
+    in-process ``create_app``. ``close()`` stops everything, children included.
+    """
+
+    def __init__(self, workdir: str | Path, **env: str):
+        self.tmp = Path(workdir)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.redis_port = free_port()
+        self.redis_dir = self.tmp / "redis"
+        self.env: dict[str, str] = {"LAB2_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0"}
+        self.env.update(env)
+        self.procs: list[subprocess.Popen] = []
+        self.logs: list[Path] = []
+        self.redis: subprocess.Popen | None = None
+
+    def settings(self, **extra: object) -> dict[str, object]:
+        out: dict[str, object] = {
+            k.removeprefix("LAB2_").lower(): v for k, v in self.env.items() if k.startswith("LAB2_")
+        }
+        return {**out, **extra}
+
+    def start_redis(self, persist: bool = False) -> subprocess.Popen:
+        self.redis = start_redis(self.redis_port, self.redis_dir, persist=persist)
+        self.procs.append(self.redis)
+        return self.redis
+
+    def stop_redis(self) -> None:
+        """SIGTERM: Redis writes its append-only file and exits, as on a normal restart."""
+        if self.redis is not None:
+            stop(self.redis)
+
+    def start_worker(self, name: str = "worker", **env: str) -> subprocess.Popen:
+        log = self.tmp / f"{name}.log"
+        self.logs.append(log)
+        proc = start_worker({**self.env, **env}, log)
+        self.procs.append(proc)
+        return proc
+
+    def start_gunicorn(self, name: str = "gunicorn", **env: str) -> tuple[subprocess.Popen, str]:
+        port = free_port()
+        log = self.tmp / f"{name}.log"
+        self.logs.append(log)
+        proc = start_gunicorn({**self.env, **env}, port, log)
+        self.procs.append(proc)
+        return proc, f"http://127.0.0.1:{port}"
+
+    def kill_group(self, proc: subprocess.Popen) -> None:
+        """SIGKILL a process and all its children: no chance to clean up or requeue."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            stop(proc)
+
+    def dump_logs(self, lines: int = 30) -> str:
+        return "\n".join(f"--- {p.name}\n{tail(p, lines)}" for p in self.logs)

@@ -2,19 +2,17 @@
 
 Each timed call includes the client's own encoding and decoding (JSON text vs a TensorProto),
 because that cost is part of what a client pays for choosing the protocol. The server is the
-stand-in unless TFSERVING_REST_URL and TFSERVING_GRPC_ADDR point at a running TF Serving.
+stand-in unless LAB4_URL and LAB4_GRPC_ADDR point at a running TF Serving.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import httpx
 import numpy as np
-import tensorflow as tf
 
 from course_models import bench, procs
 from course_models.artifacts import artifacts_root
@@ -26,20 +24,17 @@ REQUESTS = {1: 300, 16: 300, 256: 150, 4096: 40}
 
 
 def _server(tmp: Path):
+    from lab4_tf_serving.launcher import standin_cmd
+
     s = Settings()
     if not (s.models_dir / "digits").is_dir():
         from lab4_tf_serving.export import export_all
 
         export_all(s.models_dir)
     rest, grpc_port = procs.free_port(), procs.free_port()
-    cmd = [
-        "python", "-m", "lab4_tf_serving", "serve", f"--port={grpc_port}",
-        f"--rest_api_port={rest}", f"--model_config_file={s.config_file}",
-        f"--models_root={s.models_dir}", "--allow_version_labels_for_unavailable_models",
-    ]  # fmt: skip
-    proc = procs.start(cmd, log=tmp / "server.log")
-    procs.wait_http(f"http://127.0.0.1:{rest}/v1/models/digits", timeout=120, proc=proc)
-    return proc, f"http://127.0.0.1:{rest}", f"127.0.0.1:{grpc_port}"
+    proc = procs.start(standin_cmd(s, rest, grpc_port), log=tmp / "server.log")
+    procs.wait_http(f"http://{s.host}:{rest}/v1/models/digits", timeout=120, proc=proc)
+    return proc, f"http://{s.host}:{rest}", f"{s.host}:{grpc_port}"
 
 
 def measure(rest_url: str, grpc_addr: str, quick: bool = False) -> list[dict]:
@@ -90,13 +85,12 @@ def measure(rest_url: str, grpc_addr: str, quick: bool = False) -> list[dict]:
 
 
 def main(quick: bool = False) -> int:
-    rest_url = os.environ.get("TFSERVING_REST_URL")
-    grpc_addr = os.environ.get("TFSERVING_GRPC_ADDR")
+    settings = Settings()
+    rest_url, grpc_addr = settings.url, settings.grpc_addr
     target = "TF Serving at " + str(rest_url) if rest_url and grpc_addr else "lab 4 stand-in"
     from lab4_tf_serving.launcher import exit_on_sigterm
 
     exit_on_sigterm()
-    tf.get_logger().setLevel("ERROR")
     with tempfile.TemporaryDirectory() as tmp:
         proc = None
         if not (rest_url and grpc_addr):

@@ -19,6 +19,8 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
+from course_models.tasks import TaskNotImplemented  # noqa: F401 - raised by the task stubs
+
 UNLIMITED = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
 
 
@@ -73,6 +75,7 @@ class RestClient:
         columnar: bool = False,
     ) -> np.ndarray | dict[str, np.ndarray]:
         """Row format sends ``{"instances": [...]}``; columnar sends ``{"inputs": ...}``."""
+        # BEGIN TASK 4.2: the REST client's request bodies (row and columnar) and answers
         if isinstance(x, dict):
             data = {k: np.asarray(v).tolist() for k, v in x.items()}
         else:
@@ -93,6 +96,9 @@ class RestClient:
         if result and isinstance(result[0], dict):
             return {k: np.asarray([row[k] for row in result]) for k in result[0]}
         return np.asarray(result)
+        # STUB
+        # raise TaskNotImplemented("4.2", "RestClient.predict: row and columnar JSON bodies")
+        # END TASK 4.2
 
 
 class GrpcClient:
@@ -121,6 +127,7 @@ class GrpcClient:
         except grpc.RpcError as exc:
             raise TFServingError(exc.code().name, exc.details()) from exc
 
+    # BEGIN TASK 4.3: the gRPC client: PredictRequest in, PredictResponse tensors out
     def request(
         self, model, inputs: dict[str, np.ndarray], version=None, label=None, signature=None
     ):
@@ -142,6 +149,14 @@ class GrpcClient:
         response = self.predict_response(model, inputs, version, label, signature)
         return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
 
+    # STUB
+    # def request(self, model, inputs, version=None, label=None, signature=None):
+    #     raise TaskNotImplemented("4.3", "GrpcClient.request: the PredictRequest protobuf")
+    #
+    # def predict(self, model, inputs, version=None, label=None, signature=None):
+    #     raise TaskNotImplemented("4.3", "GrpcClient.predict: the PredictResponse tensors")
+    # END TASK 4.3
+
     def predict_response(self, model, inputs, version=None, label=None, signature=None):
         request = self.request(model, inputs, version, label, signature)
         return self._call(self.predictions.Predict, request)
@@ -161,7 +176,9 @@ class GrpcClient:
         return response, signatures
 
 
-def demo(rest_url: str, grpc_addr: str, model: str, version, label, n: int) -> int:
+def demo(
+    rest_url: str, grpc_addr: str, model: str, version, label, n: int, columnar: bool = False
+) -> int:
     """Classify ``n`` held-out digits over both APIs and show that the answers agree."""
     from course_models.datasets import load_digits_split
 
@@ -169,7 +186,7 @@ def demo(rest_url: str, grpc_addr: str, model: str, version, label, n: int) -> i
     x = x_test[:n]
     rest, rpc = RestClient(rest_url), GrpcClient(grpc_addr)
     try:
-        by_rest = rest.predict(model, x, version=version, label=label)
+        by_rest = rest.predict(model, x, version=version, label=label, columnar=columnar)
         by_grpc = rpc.predict(model, {"image": x}, version=version, label=label)["probabilities"]
     except TFServingError as exc:
         print(f"error {exc}")

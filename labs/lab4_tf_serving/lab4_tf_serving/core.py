@@ -25,6 +25,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import get_model_status_pb2
 
 from lab4_tf_serving import config as cfg
+from lab4_tf_serving.metrics import Metrics
 from lab4_tf_serving.savedmodel import DEFAULT_SIGNATURE, read_meta_graph, version_dirs
 
 log = logging.getLogger("lab4.core")
@@ -43,6 +44,19 @@ class ServingError(Exception):
 
 def invalid(message: str) -> ServingError:
     return ServingError(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+def _refuse_startup_labels(wanted: dict) -> None:
+    """Nothing is loaded yet when the real server reads its first config: any label fails."""
+    for m in wanted.values():
+        if m.version_labels:
+            label, version = next(iter(m.version_labels.items()))
+            raise ServingError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"Request to assign label to version {version} of model {m.name}, which is not "
+                f"currently available for inference. (label {label!r}: start with "
+                "--allow_version_labels_for_unavailable_models)",
+            )
 
 
 @dataclass
@@ -87,7 +101,11 @@ class ServerCore:
         config_poll_seconds: float = 0,
         fs_poll_seconds: float = 1,
         allow_unavailable_labels: bool = False,
+        metrics: Metrics | None = None,
+        method_name_check: bool = False,
     ):
+        self.metrics = metrics or Metrics()
+        self.method_name_check = method_name_check  # --enable_signature_method_name_check
         self.models_root = models_root
         self.config_file = Path(config_file) if config_file else None
         self.config_poll_seconds = config_poll_seconds
@@ -108,15 +126,7 @@ class ServerCore:
         with self._reload_lock:
             wanted = {m.name: m for m in config.model_config_list.config}
             if startup and not self.allow_unavailable_labels:
-                # Nothing is loaded yet when the real server reads its first config.
-                for m in wanted.values():
-                    for label, version in m.version_labels.items():
-                        raise ServingError(
-                            grpc.StatusCode.FAILED_PRECONDITION,
-                            f"Request to assign label to version {version} of model {m.name}, "
-                            "which is not currently available for inference. (label "
-                            f"{label!r}: start with --allow_version_labels_for_unavailable_models)",
-                        )
+                _refuse_startup_labels(wanted)
             with self._lock:
                 for name in list(self.models):
                     if name not in wanted:
@@ -130,6 +140,21 @@ class ServerCore:
             self._sync_all()
             self._apply_labels(wanted)
 
+    def _label_refused(self, name: str, label: str, version: int, current: dict) -> bool:
+        st = self.monitor.get(name, {}).get(version)
+        available = st is not None and st.state == State.AVAILABLE
+        if available or (self.allow_unavailable_labels and label not in current):
+            return False
+        log.error(
+            "FAILED_PRECONDITION: Request to assign label to version %s of model %s, which is "
+            "not currently available for inference. (label %r kept at %s)",
+            version,
+            name,
+            label,
+            current.get(label, "nothing"),
+        )
+        return True
+
     def _apply_labels(self, wanted) -> None:
         """serving_config.md: a label may point at a version that is not AVAILABLE only when the
         flag is set *and* the label is new; moving an existing label needs a loaded target, so
@@ -138,46 +163,37 @@ class ServerCore:
             labels = dict(model.version_labels)
             with self._lock:
                 current = dict(self.models[name].labels) if name in self.models else {}
-            for label, version in labels.items():
-                st = self.monitor.get(name, {}).get(version)
-                available = st is not None and st.state == State.AVAILABLE
-                new_label = label not in current
-                if not available and not (self.allow_unavailable_labels and new_label):
-                    log.error(
-                        "FAILED_PRECONDITION: Request to assign label to version %s of model %s, "
-                        "which is not currently available for inference. (label %r kept at %s)",
-                        version,
-                        name,
-                        label,
-                        current.get(label, "nothing"),
-                    )
-                    break
-            else:
-                with self._lock:
-                    if name in self.models:
-                        self.models[name].labels = labels
+            if any(self._label_refused(name, lb, v, current) for lb, v in labels.items()):
+                continue  # all of the model's labels or none, as the real server does
+            with self._lock:
+                if name in self.models:
+                    self.models[name].labels = labels
 
     def reload_from_file(self) -> bool:
         """Re-read the config file; True if it changed and was applied."""
+        outcome = self._reload_from_file()
+        self.metrics.config_polls.labels(outcome).inc()
+        return outcome == "applied"
+
+    def _reload_from_file(self) -> str:
         if self.config_file is None:
-            return False
+            return "no_file"
         try:
             text = self.config_file.read_text()
         except OSError as exc:
             log.error("cannot read %s: %s", self.config_file, exc)
-            return False
+            return "unreadable"
         if text == self._config_text:
-            return False
+            return "unchanged"
+        self._config_text = text
         try:
             new = cfg.parse_model_config(text, str(self.config_file))
         except cfg.ConfigError as exc:
             log.error("%s (keeping the current config)", exc)
-            self._config_text = text
-            return False
-        self._config_text = text
+            return "invalid"
         log.info("config file %s changed: applying", self.config_file)
         self.apply_config(new)
-        return True
+        return "applied"
 
     # ---------------------------------------------------------------- file-system polling
     def _sync_all(self) -> None:
@@ -244,13 +260,14 @@ class ServerCore:
                 st = self.monitor[name].get(version)
                 if st is None or st.state != State.AVAILABLE:
                     continue
-                st.state = State.UNLOADING
+                # UNLOADING lasts only while the servable is dropped: no request can see it.
                 st.state, st.servable = State.END, None
             log.info("Unloaded servable version {name: %s version: %d}", name, version)
 
     def poll_once(self) -> None:
         with self._reload_lock:  # never load the same version from two threads
             self._sync_all()
+        self.metrics.fs_polls.inc()
 
     def start_polling(self) -> None:
         def loop() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from course_models.artifacts import list_versions, load_artifact
+from course_models.tasks import TaskNotImplemented  # noqa: F401 - raised by the task stub
 from lab4_tf_serving.savedmodel import DEFAULT_SIGNATURE
 
 SOURCE = "digits_keras"
@@ -28,6 +29,7 @@ class DigitsServing(tf.Module):
         super().__init__()
         self.model = model
 
+    # BEGIN TASK 4.1: an explicit serving_default signature (named input, shape, dtype)
     @tf.function(input_signature=[tf.TensorSpec([None, 8, 8], tf.float32, name="image")])
     def serve(self, image):
         return {"probabilities": self.model(image, training=False)}
@@ -37,9 +39,20 @@ class DigitsServing(tf.Module):
         probs = self.model(image, training=False)
         return {"classes": tf.argmax(probs, axis=1), "probabilities": probs}
 
+    def signatures(self) -> dict:
+        """What ``tf.saved_model.save`` writes as the SavedModel's signature map."""
+        return {DEFAULT_SIGNATURE: self.serve, "classify": self.classify}
+
+    # STUB
+    # def signatures(self) -> dict:
+    #     raise TaskNotImplemented("4.1", "DigitsServing: the explicit serving_default signature")
+    # END TASK 4.1
+
 
 class RawDigitsServing(tf.Module):
-    """Pre-processing inside the graph: raw sklearn pixels int32 0..16, flattened [-1, 64]."""
+    """Pre-processing inside the graph: raw sklearn pixels int32 0..16, flattened [-1, 64];
+    ``from_bytes``: the same pixels as 64 raw bytes per digit (a DT_STRING input, sent over
+    REST as ``{"b64": ...}``), answering the label as text and the bytes it read."""
 
     def __init__(self, model):
         super().__init__()
@@ -50,6 +63,12 @@ class RawDigitsServing(tf.Module):
         image = tf.reshape(tf.cast(pixels, tf.float32) / 16.0, [-1, 8, 8])
         probs = self.model(image, training=False)
         return {"classes": tf.argmax(probs, axis=1), "probabilities": probs}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="pixels_bytes")])
+    def from_bytes(self, pixels_bytes):
+        pixels = tf.reshape(tf.cast(tf.io.decode_raw(pixels_bytes, tf.uint8), tf.int32), [-1, 64])
+        out = self.serve(pixels)
+        return {"label": tf.strings.as_string(out["classes"]), "pixels_bytes": pixels_bytes}
 
 
 def _write(module: tf.Module, signatures: dict, target: Path, provenance: dict) -> Path:
@@ -79,7 +98,7 @@ def export_all(out: str | Path, root: str | Path | None = None) -> list[Path]:
         written.append(
             _write(
                 module,
-                {DEFAULT_SIGNATURE: module.serve, "classify": module.classify},
+                module.signatures(),
                 out / "digits" / str(version),
                 provenance,
             )
@@ -92,6 +111,11 @@ def export_all(out: str | Path, root: str | Path | None = None) -> list[Path]:
         "sha256": art.metadata["sha256"],
     }
     written.append(
-        _write(raw, {DEFAULT_SIGNATURE: raw.serve}, out / "digits_raw" / "1", provenance)
+        _write(
+            raw,
+            {DEFAULT_SIGNATURE: raw.serve, "from_bytes": raw.from_bytes},
+            out / "digits_raw" / "1",
+            provenance,
+        )
     )
     return written

@@ -17,14 +17,15 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from lab4_tf_serving import metrics, tensors
+from lab4_tf_serving import inference, tensors
 from lab4_tf_serving.core import ServerCore, ServingError, invalid
 from lab4_tf_serving.rest import metadata_response
 
 log = logging.getLogger("lab4.grpc")
-# TF Serving sets the maximum message size to INT32_MAX; gRPC's default 4 MB would refuse
-# the benchmark's larger payloads.
-UNLIMITED = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+# TF Serving sets the maximum message size to INT32_MAX (server.cc, SetMaxMessageSize); the
+# stand-in receives at most LAB4_GRPC_MAX_RECEIVE_BYTES (over it: RESOURCE_EXHAUSTED, refused by
+# gRPC itself) and sends without a limit.
+DEFAULT_MAX_RECEIVE = 16 * 1024 * 1024
 
 
 def _spec(model_spec):
@@ -71,7 +72,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             code = exc.code
             _abort(context, exc)
         finally:
-            metrics.observe(
+            self.core.metrics.observe(
                 "GRPC", request.model_spec.name, "Predict", code, time.perf_counter() - start
             )
 
@@ -82,11 +83,20 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         except ServingError as exc:
             _abort(context, exc)
 
+    def _refuse(self, method: str, request, context):
+        try:
+            name, version, label = _spec(request.model_spec)
+            inference.refuse(
+                self.core, method, name, version, label, request.model_spec.signature_name
+            )
+        except ServingError as exc:
+            _abort(context, exc)
+
     def Classify(self, request, context):
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, "Classify is not implemented by the stand-in")
+        self._refuse("classify", request, context)
 
     def Regress(self, request, context):
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, "Regress is not implemented by the stand-in")
+        self._refuse("regress", request, context)
 
     def MultiInference(self, request, context):
         context.abort(grpc.StatusCode.UNIMPLEMENTED, "MultiInference is not implemented")
@@ -116,8 +126,18 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
         return response
 
 
-def make_server(core: ServerCore, host: str, port: int, workers: int = 8) -> grpc.Server:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=UNLIMITED)
+def make_server(
+    core: ServerCore,
+    host: str,
+    port: int,
+    workers: int = 8,
+    max_receive: int = DEFAULT_MAX_RECEIVE,
+) -> grpc.Server:
+    options = [
+        ("grpc.max_send_message_length", -1),
+        ("grpc.max_receive_message_length", max_receive),
+    ]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=options)
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
         PredictionService(core), server
     )

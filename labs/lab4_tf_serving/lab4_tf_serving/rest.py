@@ -1,7 +1,9 @@
 """TF Serving's REST API (g3doc/api_rest.md) on the standard library's threading HTTP server.
 
-Routes and error JSON copy model_servers/http_rest_api_util.cc: the same two path regexes, a
+Routes and error JSON follow model_servers/http_rest_api_util.cc: the same two path regexes, a
 ``{"error": "..."}`` body for every failure and gRPC codes mapped to HTTP as http_server.cc does.
+One addition the real server does not have: a body limit (``LAB4_REST_MAX_BODY_BYTES``), answered
+413 before the body is read (see ``body.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import grpc
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
 
-from lab4_tf_serving import metrics, tensors
+from lab4_tf_serving import inference, tensors
+from lab4_tf_serving.body import BodyTooLarge, MalformedBody, RequestBody
 from lab4_tf_serving.core import ServerCore, ServingError, invalid
 
 log = logging.getLogger("lab4.rest")
@@ -120,6 +123,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "lab4-tfserving-standin"
     core: ServerCore
     prometheus_path: str | None = None
+    max_body: int = 16 * 1024 * 1024
 
     def log_message(self, format, *args):
         log.debug("%s " + format, self.address_string(), *args)
@@ -129,12 +133,25 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
+        self.wfile.flush()
 
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer now, then close: what is left of the body is never parsed."""
+        self.close_connection = True
+        self._reply(status, json.dumps({"error": message}))
+
+    def handle_expect_100(self) -> bool:
+        """``Expect: 100-continue`` (curl, over 1 MB): refuse before the client sends a byte."""
+        try:
+            RequestBody(self.headers, self.rfile, self.max_body).check_length()
+        except (BodyTooLarge, MalformedBody) as exc:
+            self._refuse(exc.status, str(exc))
+            return False
+        return super().handle_expect_100()
 
     def do_GET(self):
         self._handle("GET")
@@ -142,21 +159,31 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self._handle("POST")
 
+    def _read_body(self, method: str) -> bytes | None:
+        if method != "POST":
+            return b""
+        body = RequestBody(self.headers, self.rfile, self.max_body)
+        try:
+            return body.read()
+        except (BodyTooLarge, MalformedBody) as exc:
+            self._refuse(exc.status, str(exc))
+            body.drain(self.connection)
+            return None
+
     def _handle(self, method: str) -> None:
         path = self.path.split("?", 1)[0]
-        body = self._body() if method == "POST" else b""
+        body = self._read_body(method)
+        if body is None:
+            return
         if self.prometheus_path and path == self.prometheus_path and method == "GET":
-            self._reply(200, metrics.render(), "text/plain; version=0.0.4")
+            self._reply(200, self.core.metrics.render(), "text/plain; version=0.0.4")
             return
         if not re.fullmatch(r"/v1/.*", path, re.I):
             self._reply(404, "")  # TF Serving's dispatcher ignores other paths
             return
         start = time.perf_counter()
-        name, api = "", "Unknown"
         try:
-            out = self._dispatch(method, path, body)
-            code = grpc.StatusCode.OK
-            status, text = 200, out
+            code, status, text = grpc.StatusCode.OK, 200, self._dispatch(method, path, body)
         except ServingError as exc:
             code = exc.code
             status, text = HTTP_STATUS.get(exc.code, 500), json.dumps({"error": exc.message})
@@ -165,20 +192,17 @@ class Handler(BaseHTTPRequestHandler):
             code = grpc.StatusCode.INTERNAL
             status, text = 500, json.dumps({"error": f"Internal: {exc}"})
         if (m := PREDICT_RE.fullmatch(path)) and method == "POST":
-            name, api = m.group(1), "Predict"
-            metrics.observe("REST", name, api, code, time.perf_counter() - start)
+            api = m.group(4).capitalize()
+            self.core.metrics.observe("REST", m.group(1), api, code, time.perf_counter() - start)
         self._reply(status, text)
 
     def _dispatch(self, method: str, path: str, body: bytes) -> str:
         if method == "POST" and (m := PREDICT_RE.fullmatch(path)):
             name, version, label = model_spec(unquote(m.group(1)), m.group(2), m.group(3))
             verb = m.group(4).lower()
-            if verb != "predict":
-                raise ServingError(
-                    grpc.StatusCode.UNIMPLEMENTED,
-                    f"{verb} is not implemented by the lab 4 stand-in server (use :predict)",
-                )
-            return predict_json(self.core, name, version, label, body)
+            if verb == "predict":
+                return predict_json(self.core, name, version, label, body)
+            return inference.classify_or_regress_json(self.core, verb, name, version, label, body)
         if method == "GET" and (m := STATUS_RE.fullmatch(path)):
             name, version, label = model_spec(unquote(m.group(1) or ""), m.group(2), m.group(3))
             if m.group(4):
@@ -187,8 +211,14 @@ class Handler(BaseHTTPRequestHandler):
         raise invalid(f"Malformed request: {method} {path}")
 
 
-def make_server(core: ServerCore, host: str, port: int, prometheus_path: str | None):
-    handler = type("BoundHandler", (Handler,), {"core": core, "prometheus_path": prometheus_path})
-    server = ThreadingHTTPServer((host, port), handler)
+def make_server(
+    core: ServerCore,
+    host: str,
+    port: int,
+    prometheus_path: str | None,
+    max_body: int = Handler.max_body,
+):
+    attrs = {"core": core, "prometheus_path": prometheus_path, "max_body": max_body}
+    server = ThreadingHTTPServer((host, port), type("BoundHandler", (Handler,), attrs))
     server.daemon_threads = True
     return server

@@ -18,8 +18,9 @@ STANDIN = (
     "STAND-IN: this is NOT TensorFlow Serving. It is the course's TF-Serving-compatible local "
     "server (Python + TensorFlow), for machines where the tensorflow/serving image cannot run. "
     "It implements the documented REST and gRPC predict/status/metadata APIs, the model config "
-    "file with version policies and labels, and polling; not batching, classify/regress, "
-    "warm-up or TF Serving's performance."
+    "file with version policies and labels, and polling; classify/regress only as far as the "
+    "real server's refusal of predict signatures; not batching, warm-up or TF Serving's "
+    "performance."
 )
 
 
@@ -49,13 +50,81 @@ def build_parser() -> argparse.ArgumentParser:
         const=True,
         default=False,
     )
+    p.add_argument("--enable_signature_method_name_check", type=_bool, nargs="?", const=True)
     p.add_argument(
         "--models_root",
         help="stand-in only: read base paths under /models from this directory instead",
     )
+    p.add_argument(
+        "--rest_api_max_body_bytes",
+        type=int,
+        default=16 * 1024 * 1024,
+        help="stand-in only: larger REST bodies get 413 (the real server has no limit)",
+    )
+    p.add_argument(
+        "--grpc_max_receive_message_bytes",
+        type=int,
+        default=16 * 1024 * 1024,
+        help="stand-in only: larger gRPC messages get RESOURCE_EXHAUSTED (real: 2 GiB)",
+    )
     p.add_argument("--grpc_workers", type=int, default=8)
     p.add_argument("-v", "--verbose", action="store_true")
     return p
+
+
+def _build_core(args, log):
+    """The ServerCore for the flags, or (None, exit code) after saying why it cannot start."""
+    from lab4_tf_serving import config as cfg
+    from lab4_tf_serving.core import ServerCore, ServingError
+
+    try:
+        if args.model_config_file:
+            config = cfg.read_model_config(args.model_config_file)
+        elif args.model_base_path:
+            config = cfg.single_model_config(args.model_name, args.model_base_path)
+        else:
+            print("give --model_config_file or --model_base_path", file=sys.stderr)
+            return None, 2
+        core = ServerCore(
+            config,
+            models_root=args.models_root,
+            config_file=args.model_config_file,
+            config_poll_seconds=args.model_config_file_poll_wait_seconds,
+            fs_poll_seconds=args.file_system_poll_wait_seconds,
+            allow_unavailable_labels=args.allow_version_labels_for_unavailable_models,
+            method_name_check=bool(args.enable_signature_method_name_check),
+        )
+    except (cfg.ConfigError, ServingError, OSError) as exc:
+        code = getattr(exc, "code", None)
+        prefix = f"{code.name}: " if code is not None else ""
+        print(f"Failed to start server. Error: {prefix}{exc}", file=sys.stderr, flush=True)
+        return None, 1
+    return core, 0
+
+
+def _prometheus_path(args) -> str | None:
+    from lab4_tf_serving import config as cfg
+
+    if not args.monitoring_config_file:
+        return None
+    prometheus = cfg.parse_monitoring_config(Path(args.monitoring_config_file).read_text())
+    return prometheus.path if prometheus.enable else None
+
+
+def _start_rest(core, args, log):
+    from lab4_tf_serving import rest
+
+    if not args.rest_api_port:
+        return None
+    path = _prometheus_path(args)
+    http = rest.make_server(
+        core, args.host, args.rest_api_port, path, max_body=args.rest_api_max_body_bytes
+    )
+    threading.Thread(target=http.serve_forever, name="lab4-rest", daemon=True).start()
+    log.info("Exporting HTTP/REST API at:%s:%d ...", args.host, args.rest_api_port)
+    if path:
+        log.info("Prometheus metrics at http://%s:%d%s", args.host, args.rest_api_port, path)
+    return http
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,48 +135,19 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stdout,
     )
     log = logging.getLogger("lab4.server")
-    from lab4_tf_serving import config as cfg
-    from lab4_tf_serving import grpc_api, rest
-    from lab4_tf_serving.core import ServerCore, ServingError
+    from lab4_tf_serving import grpc_api
 
     log.info(STANDIN)
-    try:
-        if args.model_config_file:
-            config = cfg.read_model_config(args.model_config_file)
-        elif args.model_base_path:
-            config = cfg.single_model_config(args.model_name, args.model_base_path)
-        else:
-            print("give --model_config_file or --model_base_path", file=sys.stderr)
-            return 2
-        prometheus = cfg.PrometheusConfig()
-        if args.monitoring_config_file:
-            prometheus = cfg.parse_monitoring_config(Path(args.monitoring_config_file).read_text())
-        core = ServerCore(
-            config,
-            models_root=args.models_root,
-            config_file=args.model_config_file,
-            config_poll_seconds=args.model_config_file_poll_wait_seconds,
-            fs_poll_seconds=args.file_system_poll_wait_seconds,
-            allow_unavailable_labels=args.allow_version_labels_for_unavailable_models,
-        )
-    except (cfg.ConfigError, ServingError, OSError) as exc:
-        code = getattr(exc, "code", None)
-        prefix = f"{code.name}: " if code is not None else ""
-        print(f"Failed to start server. Error: {prefix}{exc}", file=sys.stderr, flush=True)
-        return 1
+    core, code = _build_core(args, log)
+    if core is None:
+        return code
     core.start_polling()
-
-    grpc_server = grpc_api.make_server(core, args.host, args.port, args.grpc_workers)
+    grpc_server = grpc_api.make_server(
+        core, args.host, args.port, args.grpc_workers, args.grpc_max_receive_message_bytes
+    )
     grpc_server.start()
     log.info("Running gRPC ModelServer at %s:%d ...", args.host, args.port)
-    http = None
-    if args.rest_api_port:
-        path = prometheus.path if prometheus.enable else None
-        http = rest.make_server(core, args.host, args.rest_api_port, path)
-        threading.Thread(target=http.serve_forever, name="lab4-rest", daemon=True).start()
-        log.info("Exporting HTTP/REST API at:%s:%d ...", args.host, args.rest_api_port)
-        if path:
-            log.info("Prometheus metrics at http://%s:%d%s", args.host, args.rest_api_port, path)
+    http = _start_rest(core, args, log)
     for name, info in core.summary().items():
         log.info("model %s: %s", name, info)
 

@@ -8,6 +8,8 @@ only when the fast path finds something wrong.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
@@ -39,7 +41,7 @@ def _js(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
     if value is None:
         return "Null"
     if isinstance(value, bool):
@@ -55,30 +57,70 @@ def _json_type(value: Any) -> str:
 
 def _type_error(value: Any, dtype: int):
     return invalid(
-        f"JSON Value: {_js(value)} Type: {_json_type(value)} is not of expected type: "
+        f"JSON Value: {_js(value)} Type: {json_type(value)} is not of expected type: "
         f"{short_dtype(dtype)}"
     )
 
 
+def is_b64(value: Any) -> bool:
+    """json_tensor.cc ``IsValBase64Object``: ``{"b64": "<base64>"}`` and nothing else."""
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("b64"), str)
+
+
+def _b64_decode(value: Any) -> bytes:
+    if not is_b64(value):
+        raise invalid(f"JSON Value: {_js(value)} not formatted correctly for base64 data")
+    try:
+        return base64.b64decode(value["b64"], validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid("Unable to base64 decode") from None
+
+
+def _string_leaves(value: Any) -> Any:
+    """DT_STRING values as bytes: JSON strings as UTF-8, ``{"b64": ...}`` objects decoded."""
+    if isinstance(value, list):
+        return [_string_leaves(v) for v in value]
+    if isinstance(value, dict):
+        return _b64_decode(value)
+    return value.encode()
+
+
+def _check_float(value: Any, dtype: int) -> None:
+    if not (isinstance(value, int | float) and not isinstance(value, bool)):
+        raise _type_error(value, dtype)
+    if dtype == types_pb2.DT_FLOAT and np.isfinite(value) and abs(value) > FLOAT32_MAX:
+        raise invalid(
+            f"Cannot convert JSON value: {_js(value)} to float without loss of precision."
+        )
+
+
+def _check_int(value: Any, dtype: int) -> None:
+    lo, hi = INT_RANGES[dtype]
+    if not (isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi):
+        raise _type_error(value, dtype)
+
+
+def _check_bool(value: Any, dtype: int) -> None:
+    if not isinstance(value, bool):
+        raise _type_error(value, dtype)
+
+
+def _check_string(value: Any, dtype: int) -> None:
+    if isinstance(value, dict):
+        _b64_decode(value)
+    elif not isinstance(value, str):
+        raise _type_error(value, dtype)
+
+
 def _check_leaf(value: Any, dtype: int) -> None:
-    is_number = isinstance(value, int | float) and not isinstance(value, bool)
     if dtype in FLOATS:
-        if not is_number:
-            raise _type_error(value, dtype)
-        if dtype == types_pb2.DT_FLOAT and np.isfinite(value) and abs(value) > FLOAT32_MAX:
-            raise invalid(
-                f"Cannot convert JSON value: {_js(value)} to float without loss of precision."
-            )
+        _check_float(value, dtype)
     elif dtype in INT_RANGES:
-        lo, hi = INT_RANGES[dtype]
-        if not (isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi):
-            raise _type_error(value, dtype)
+        _check_int(value, dtype)
     elif dtype == types_pb2.DT_BOOL:
-        if not isinstance(value, bool):
-            raise _type_error(value, dtype)
+        _check_bool(value, dtype)
     elif dtype == types_pb2.DT_STRING:
-        if not isinstance(value, str):
-            raise _type_error(value, dtype)
+        _check_string(value, dtype)
     else:
         raise invalid(f"Conversion of JSON Value: {_js(value)} to type: {short_dtype(dtype)}")
 
@@ -146,12 +188,25 @@ def json_to_array(value: Any, dtype: int) -> np.ndarray:
             array = None
         if array is not None and array.dtype != object and _fast_ok(array, dtype):
             return array.astype(target, copy=False)
+    if dtype == types_pb2.DT_STRING and is_b64(value):
+        return np.asarray(_b64_decode(value), dtype=object)  # a scalar string tensor
     if isinstance(value, dict):
         raise _type_error(value, dtype)
-    _walk(value, 0, _dense_shape(value), dtype)
+    shape = _dense_shape(value)
+    _walk(value, 0, shape, dtype)
     if dtype == types_pb2.DT_STRING:
-        return np.asarray(value, dtype=object)
+        flat = np.empty(int(np.prod(shape)) if shape else 1, dtype=object)
+        flat[:] = list(_flatten(_string_leaves(value)))
+        return flat.reshape(shape)
     return np.asarray(value, dtype=target)
+
+
+def _flatten(value: Any):
+    if isinstance(value, list):
+        for v in value:
+            yield from _flatten(v)
+    else:
+        yield value
 
 
 def parse_body(body: bytes) -> dict:
@@ -174,7 +229,7 @@ def parse_body(body: bytes) -> dict:
     return doc
 
 
-def _short(doc: dict) -> str:
+def short_json(doc: Any) -> str:
     text = _js(doc)
     return text if len(text) < 200 else text[:200] + "..."
 
@@ -183,20 +238,22 @@ def request_inputs(doc: dict, tensor_infos) -> tuple[dict[str, np.ndarray], str]
     """``instances`` (row) or ``inputs`` (columnar) -> named arrays; returns (inputs, format)."""
     if "instances" in doc and "inputs" in doc:
         raise invalid(
-            f"JSON Value: {_short(doc)} Not formatted correctly expecting only one of 'inputs' or "
-            "'instances' keys to exist "
+            f"JSON Value: {short_json(doc)} Not formatted correctly expecting only one of 'inputs' "
+            "or 'instances' keys to exist "
         )
     names = sorted(tensor_infos)
     if "instances" in doc:
         instances = doc["instances"]
         if not isinstance(instances, list):
-            raise invalid(f"JSON Value: {_short(doc)} Excepting 'instances' to be an list/array")
+            raise invalid(
+                f"JSON Value: {short_json(doc)} Excepting 'instances' to be an list/array"
+            )
         if not instances:
-            raise invalid(f"JSON Value: {_short(doc)} No values in 'instances' array")
+            raise invalid(f"JSON Value: {short_json(doc)} No values in 'instances' array")
         return _from_instances(instances, tensor_infos, names), "row"
     if "inputs" in doc:
         value = doc["inputs"]
-        if not isinstance(value, dict):
+        if not isinstance(value, dict) or is_b64(value):
             if len(names) > 1:
                 raise invalid(
                     "inputs is a plain value/list, but expecting an object as multiple input "
@@ -212,55 +269,67 @@ def request_inputs(doc: dict, tensor_infos) -> tuple[dict[str, np.ndarray], str]
     raise invalid("Missing 'inputs' or 'instances' key")
 
 
+def _is_named_row(value: Any) -> bool:
+    """An object of named inputs, not a ``{"b64": ...}`` value (json_tensor.cc)."""
+    return isinstance(value, dict) and not is_b64(value)
+
+
 def _from_instances(instances: list, tensor_infos, names: list[str]) -> dict[str, np.ndarray]:
-    if not isinstance(instances[0], dict):
-        if len(names) > 1:
-            raise invalid(
-                "instances is a plain list, but expecting list of objects as multiple input "
-                "tensors required as per tensorinfo_map"
-            )
-        name = names[0]
+    if _is_named_row(instances[0]):
+        return _from_named_rows(instances, tensor_infos, names)
+    if len(names) > 1:
+        raise invalid(
+            "instances is a plain list, but expecting list of objects as multiple input "
+            "tensors required as per tensorinfo_map"
+        )
+    name = names[0]
+    dtype = tensor_infos[name].dtype
+    try:
+        return {name: json_to_array(instances, dtype)}
+    except Exception as exc:
+        _explain_bad_instance(instances, dtype)  # say which element was wrong, as TF Serving
+        raise exc from None
+
+
+def _explain_bad_instance(instances: list, dtype: int) -> None:
+    for i, elem in enumerate(instances):
+        if _is_named_row(elem):
+            raise invalid(f"Expecting value/list but got object at item {i} of input list")
         try:
-            return {name: json_to_array(instances, tensor_infos[name].dtype)}
-        except Exception as exc:
-            # Say which element was wrong, as the real server does.
-            for i, elem in enumerate(instances):
-                if isinstance(elem, dict):
-                    raise invalid(
-                        f"Expecting value/list but got object at item {i} of input list"
-                    ) from exc
-                try:
-                    json_to_array(elem, tensor_infos[name].dtype)
-                except Exception as inner:
-                    raise invalid(
-                        f"Failed to process element: {i} of 'instances' list. Error: "
-                        f"INVALID_ARGUMENT: {getattr(inner, 'message', inner)}"
-                    ) from exc
-            first = _dense_shape(instances[0])
-            for i, elem in enumerate(instances):
-                if _dense_shape(elem) != first:
-                    raise invalid(
-                        f"Failed to process element: {i} of 'instances' list. Error: "
-                        f"INVALID_ARGUMENT: Expecting shape {_shape_str(first)} but got: "
-                        f"{_shape_str(_dense_shape(elem))}"
-                    ) from exc
-            raise
+            json_to_array(elem, dtype)
+        except Exception as inner:
+            raise invalid(
+                f"Failed to process element: {i} of 'instances' list. Error: "
+                f"INVALID_ARGUMENT: {getattr(inner, 'message', inner)}"
+            ) from None
+    first = _dense_shape(instances[0])
+    for i, elem in enumerate(instances):
+        if _dense_shape(elem) != first:
+            raise invalid(
+                f"Failed to process element: {i} of 'instances' list. Error: "
+                f"INVALID_ARGUMENT: Expecting shape {_shape_str(first)} but got: "
+                f"{_shape_str(_dense_shape(elem))}"
+            )
+
+
+def _from_named_rows(instances: list, tensor_infos, names: list[str]) -> dict[str, np.ndarray]:
     columns: dict[str, list] = {name: [] for name in names}
     for i, elem in enumerate(instances):
-        if not isinstance(elem, dict):
+        if not _is_named_row(elem):
             raise invalid(f"Expecting object but got list at item {i} of input list")
-        for key, value in elem.items():
-            if key not in tensor_infos:
-                raise invalid(
-                    f"Failed to process element: {i} key: {key} of 'instances' list. Error: "
-                    f"INVALID_ARGUMENT: JSON object: does not have named input: {key}"
-                )
-            columns[key].append(value)
+        unknown = [key for key in elem if key not in tensor_infos]
+        if unknown:
+            raise invalid(
+                f"Failed to process element: {i} key: {unknown[0]} of 'instances' list. Error: "
+                f"INVALID_ARGUMENT: JSON object: does not have named input: {unknown[0]}"
+            )
         if set(elem) != set(names):
             raise invalid(
                 f"Failed to process element: {i} of 'instances' list. JSON object: "
                 f"{_js(elem)[:200]} keys must be equal to: {','.join(names)}"
             )
+        for key, value in elem.items():
+            columns[key].append(value)
     return {name: json_to_array(columns[name], tensor_infos[name].dtype) for name in names}
 
 
@@ -328,12 +397,11 @@ def run_predict(
 
 def outputs_to_json(outputs: dict[str, np.ndarray], fmt: str) -> dict[str, Any]:
     """``predictions`` (row) or ``outputs`` (columnar); one output drops its name."""
+    lists = {k: _tolist(v, as_b64=k.endswith("_bytes")) for k, v in outputs.items()}
     if fmt == "columnar":
-        if len(outputs) == 1:
-            return {"outputs": _tolist(next(iter(outputs.values())))}
-        return {"outputs": {k: _tolist(v) for k, v in outputs.items()}}
-    if len(outputs) == 1:
-        return {"predictions": _tolist(next(iter(outputs.values())))}
+        return {"outputs": next(iter(lists.values())) if len(lists) == 1 else lists}
+    if len(lists) == 1:
+        return {"predictions": next(iter(lists.values()))}
     batch = None
     for name, value in outputs.items():
         size = value.shape[0] if value.ndim else -1
@@ -343,11 +411,20 @@ def outputs_to_json(outputs: dict[str, np.ndarray], fmt: str) -> dict[str, Any]:
             raise invalid(
                 f"Tensor name: {name} has inconsistent batch size: {size} expecting: {batch}"
             )
-    lists = {k: _tolist(v) for k, v in outputs.items()}
     return {"predictions": [{k: lists[k][i] for k in lists} for i in range(batch or 0)]}
 
 
-def _tolist(array: np.ndarray):
-    if array.dtype == object:
-        return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in array.tolist()]
-    return array.tolist()
+def _tolist(array: np.ndarray, as_b64: bool = False):
+    """String tensors: ``{"b64": ...}`` when the alias ends in ``_bytes`` (json_tensor.cc's
+    ``IsNamedTensorBytes``), else the text."""
+    if array.dtype != object:
+        return array.tolist()
+
+    def encode(value: Any) -> Any:
+        if isinstance(value, list):
+            return [encode(v) for v in value]
+        if as_b64:
+            return {"b64": base64.b64encode(value).decode()}
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+    return encode(array.tolist())
