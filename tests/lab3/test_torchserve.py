@@ -187,11 +187,12 @@ def test_make_lab3_entry_point_serves_and_stops_on_ctrl_c(model_store, tmp_path,
     inference = f"http://127.0.0.1:{ports['INFERENCE']}"
     try:
         procs.wait_until(
-            lambda: proc.poll() is not None or "Ctrl-C stops it" in log.read_text(),
+            lambda: "Ctrl-C stops it" in log.read_text(),
             timeout=300,
             what="lab-3 ready",
+            proc=proc,
+            log=log,
         )
-        assert proc.poll() is None, procs.tail(log)
         client = InferenceClient(inference)
         answer = client.predict(digits.x[2].ravel().tolist(), version="2.0")
         assert answer.status_code == 200 and answer.body["model_version"] == "2.0"

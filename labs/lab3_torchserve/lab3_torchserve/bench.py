@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from course_models.artifacts import artifacts_root
-from course_models.bench import bar_plot, print_table, run_load, write_report
+from course_models.bench import Panel, plot_panels, print_table, run_load, write_report
 from course_models.datasets import load_digits_split
 from course_models.text_data import INTENTS, support_splits
 from lab3_torchserve.client import ManagementClient, fetch_metrics, metric_total
@@ -165,17 +165,20 @@ def main(argv: list[str] | None = None) -> None:
             "goal_transformer_batch8_2_5x_met": goal,
         },
     )
-    for quantity, key in (("requests/s", "rps"), ("p95 ms", "p95_ms")):
-        # One quantity per figure until course_models.bench.plot_panels is in main.
-        bar_plot(
-            args.out.with_name(f"{args.out.name}_{key}.png"),
-            [r["label"] for r in rows],
-            {quantity: [r[key] for r in rows]},
-            ylabel=quantity,
-            title=f"TorchServe, {args.concurrency} concurrent clients: {quantity}",
-            log=True,
-        )
-    print(f"wrote {args.out.with_suffix('.json')} and {args.out.name}_rps.png / _p95_ms.png")
+    panels = []
+    for model in (TEXT_MODEL, MODEL_NAME):
+        mine = [r for r in rows if r["model"] == model]
+        groups = [f"batch {r['batch_size']}, {r['workers']}w" for r in mine]
+        panels += [
+            Panel(f"{model}: throughput", "requests/s", groups, {"rps": [r["rps"] for r in mine]}),
+            Panel(f"{model}: p95 latency", "ms", groups, {"p95": [r["p95_ms"] for r in mine]}),
+        ]
+    plot_panels(
+        args.out.with_suffix(".png"),
+        panels,
+        title=f"TorchServe batching, {args.concurrency} concurrent clients",
+    )
+    print(f"wrote {args.out.with_suffix('.json')} and .png")
 
 
 if __name__ == "__main__":

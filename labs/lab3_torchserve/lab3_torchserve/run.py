@@ -132,12 +132,12 @@ def serve(settings: Lab3Settings, stop: threading.Event) -> None:
 def wait_ready(server: TorchServe, timeout: float) -> None:
     """Until every registered model has a READY worker; at once if TorchServe died."""
     procs.wait_until(
-        lambda: server.proc.poll() is not None or bool(ready.check(server.management_url)),
+        lambda: bool(ready.check(server.management_url)),
         timeout,
         what="a READY worker for every registered model",
+        proc=server.proc,
+        log=server.stdout_log,
     )
-    if server.proc.poll() is not None:
-        raise RuntimeError(f"TorchServe exited; see {server.stdout_log}\n{server.tail()}")
 
 
 def print_examples(server: TorchServe, models: list[str]) -> None:
