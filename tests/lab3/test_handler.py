@@ -150,6 +150,7 @@ def test_module_entry_point_initialises_once(staged, digits, worker):
         digits_handler._service = original
 
 
+@pytest.mark.points(0)
 @pytest.mark.parametrize(
     ("body", "message"),
     [
