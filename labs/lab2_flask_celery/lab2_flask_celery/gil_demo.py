@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(report).with_suffix(".png"),
         [
             Panel(
-                f"{n} jobs",
+                f"time for {n} jobs",
                 "seconds",
                 works,
                 {k: [r[f"{k}_s"] for r in rows] for k in ("serial", "threads", "processes")},
