@@ -40,10 +40,9 @@ def same_answer(result: dict, sync: dict) -> None:
 
 
 @pytest.mark.points(0)
-def test_submit_poll_result_equals_sync_answer(stack, record):
-    stack.start_redis()
-    stack.start_worker()
-    client = create_app(stack.settings()).test_client()
+def test_submit_poll_result_equals_sync_answer(main, record):
+    """The shared redis + worker, the API in this process."""
+    client = create_app(main.stack.settings()).test_client()
     job_id = submit(client, record)
     final = poll(client, job_id, {"success", "failure"})
     assert final["status"] == "success", final

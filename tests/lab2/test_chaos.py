@@ -5,30 +5,28 @@ from __future__ import annotations
 
 import pytest
 
-from lab2_flask_celery.chaos import pool_child_kill, redis_restart, worker_sigkill
-
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.mark.points(0)
-def test_redis_restart_mid_run_answers_every_job_once(stack):
-    out = redis_restart(stack, n_jobs=8, down=3.0, timeout=120)
+def test_redis_restart_mid_run_answers_every_job_once(restart_outcome):
+    out = restart_outcome
     assert out["in_flight_at_stop"], out  # the fault hit a running job
     assert out["api_503_while_down"], out
     assert out["success"] == out["correct"] == out["answered_once"] == out["jobs"], out
 
 
 @pytest.mark.points(0)
-def test_sigkilled_worker_is_reported_gone_then_redelivered(stack):
-    out = worker_sigkill(stack, timeout=90)
+def test_sigkilled_worker_is_reported_gone_then_redelivered(sigkill_outcome):
+    out = sigkill_outcome
     assert out["status_while_gone"]["status"] == "started", out
     assert out["status_while_gone"]["worker_alive"] is False and "note" in out["status_while_gone"]
     assert out["final_status"] == "success" and out["correct"] and out["ran_by_worker2"], out
 
 
 @pytest.mark.points(0)
-def test_pool_child_kill_requeues_to_the_back(stack):
-    out = pool_child_kill(stack, queued=2, timeout=120)
+def test_pool_child_kill_requeues_to_the_back(pool_kill_outcome):
+    out = pool_kill_outcome
     assert out["all_success"] and out["worker_survived"] and out["worker_lost_logged"], out
     # kombu restores a rejected message with LPUSH, the end new messages are published to:
     # the job runs after everything that was queued behind it (README, "What to observe").

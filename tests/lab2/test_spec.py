@@ -132,42 +132,35 @@ def concurrent_pids(base: str, record: dict, n: int) -> set[str]:
 
 @pytest.mark.task("2.3")
 @pytest.mark.points(2)
-def test_workers_setting_gives_that_many_sync_processes(stack, record):
-    _, base = stack.start_gunicorn(
-        LAB2_WORKERS="3", LAB2_WORKER_CLASS="sync", LAB2_EXPLAIN_PERMUTATIONS="60"
-    )
-    log = (stack.tmp / "gunicorn.log").read_text()
+def test_workers_setting_gives_that_many_sync_processes(sync3, record):
+    """LAB2_WORKERS=3 LAB2_WORKER_CLASS=sync: three processes answer three requests at once."""
+    assert len(concurrent_pids(sync3.base, record, 3)) == 3
+    log = sync3.log.read_text()  # all three have answered, so all three have booted
     assert "Using worker: sync" in log
     assert log.count("Booting worker") == 3, log
-    assert len(concurrent_pids(base, record, 3)) == 3
 
 
 @pytest.mark.task("2.3")
 @pytest.mark.points(1)
-def test_worker_class_setting_selects_gthread(stack):
-    stack.start_gunicorn(LAB2_WORKERS="1", LAB2_WORKER_CLASS="gthread", LAB2_THREADS="4")
-    log = (stack.tmp / "gunicorn.log").read_text()
+def test_worker_class_setting_selects_gthread(gthread_v1):
+    """LAB2_WORKERS=1 LAB2_WORKER_CLASS=gthread LAB2_THREADS=4."""
+    log = gthread_v1.log.read_text()
     assert "Using worker: gthread" in log and log.count("Booting worker") == 1, log
 
 
 @pytest.mark.task("2.3")
 @pytest.mark.points(2)
-def test_timeout_setting_kills_a_silent_sync_worker(stack, record):
+def test_timeout_setting_kills_a_silent_sync_worker(short_timeout, record):
     """short_timeout (2 s) without the app's deadline: gunicorn aborts the worker mid-request
     (the client gets gunicorn's HTML 500 or a dropped connection) and boots a new one."""
-    _, base = stack.start_gunicorn(
-        LAB2_VARIANT="short_timeout",
-        LAB2_DEADLINE_GUARD="false",
-        LAB2_EXPLAIN_PERMUTATIONS="3000",
-        LAB2_EXPLAIN_BACKGROUND="8",
-    )
+    base = short_timeout.base
     try:
         response = httpx.post(f"{base}/explain", json=record, timeout=60)
     except httpx.RemoteProtocolError:
         pass  # the worker died before gunicorn could write anything
     else:
         assert response.status_code == 500, response.status_code
-    log_path = stack.tmp / "gunicorn.log"
+    log_path = short_timeout.log
     wait_until(lambda: "WORKER TIMEOUT" in log_path.read_text(), 30, what="WORKER TIMEOUT")
     wait_until(lambda: httpx.get(f"{base}/health").status_code == 200, 30, what="a new worker")
 
@@ -177,55 +170,36 @@ def test_timeout_setting_kills_a_silent_sync_worker(stack, record):
 
 @pytest.mark.task("2.4")
 @pytest.mark.points(3)
-def test_worker_sigkill_mid_job_is_redelivered(stack, record):
-    """acks_late: kill -9 the whole worker; the unacked job comes back after the visibility
-    timeout and a fresh worker completes it correctly."""
-    stack.env.update(LAB2_EXPLAIN_PERMUTATIONS="150")
-    stack.start_redis()
-    first = stack.start_worker("worker1")
-    _, base = stack.start_gunicorn()
-    jobs = Jobs(base)
-    job_id = jobs.submit(record)
-    wait_until(lambda: jobs.poll(job_id)["status"] != "pending", 60, 0.02, "the job to start")
-    assert jobs.last[job_id]["status"] == "started", jobs.last[job_id]
-    stack.kill_group(first)
-    stack.start_worker("worker2")
-    jobs.wait_all(90)
-    assert jobs.last[job_id]["status"] == "success", jobs.last[job_id]
-    sync = httpx.post(f"{base}/explain", json=record, timeout=60).json()
-    assert same_answer(jobs.last[job_id]["result"], sync)
-    assert f"lab2.explain[{job_id}] succeeded" in (stack.tmp / "worker2.log").read_text()
-    jobs.close()
+def test_worker_sigkill_mid_job_is_redelivered(sigkill_outcome, sigkill):
+    """acks_late: kill -9 the whole worker mid-job; the unacked job comes back after the
+    visibility timeout and a fresh worker completes it correctly."""
+    out = sigkill_outcome
+    assert out["status_before_kill"] == "started", out
+    assert out["final_status"] == "success", out
+    sync = httpx.post(f"{sigkill.base}/explain", json=out["record"], timeout=60).json()
+    assert same_answer(out["result"], sync), out
+    assert out["ran_by_worker2"], out
 
 
 @pytest.mark.task("2.4")
 @pytest.mark.points(2)
-def test_transient_failure_is_retried_then_reported(stack, record, tmp_path):
-    """A missing model file is retried with backoff, then the job fails with the reason."""
-    empty = tmp_path / "no-artifacts"
-    empty.mkdir()
-    stack.start_redis()
-    stack.start_worker(LAB2_ARTIFACTS_DIR=str(empty), LAB2_TASK_MAX_RETRIES="1")
-    _, base = stack.start_gunicorn()
-    jobs = Jobs(base)
+def test_transient_failure_is_retried_then_reported(missing_model, record):
+    """A missing model file is retried with backoff, then the job fails with the reason.
+    (The worker has an empty model folder and LAB2_TASK_MAX_RETRIES=1.)"""
+    jobs = Jobs(missing_model.base)
     job_id = jobs.submit(record)
     jobs.wait_all(60)
     assert jobs.last[job_id]["status"] == "failure", jobs.last[job_id]
     assert "ArtifactNotFound" in jobs.last[job_id]["error"]
-    assert "Retry in" in (stack.tmp / "worker.log").read_text()
+    assert "Retry in" in missing_model.worker_log.read_text()
     jobs.close()
 
 
 @pytest.mark.task("2.4")
 @pytest.mark.points(1)
-def test_soft_time_limit_fails_the_job_cleanly(stack, record):
-    stack.env.update(
-        LAB2_EXPLAIN_PERMUTATIONS="5000", LAB2_TASK_SOFT_TIME_LIMIT="0.5", LAB2_TASK_TIME_LIMIT="10"
-    )
-    stack.start_redis()
-    stack.start_worker()
-    _, base = stack.start_gunicorn()
-    jobs = Jobs(base)
+def test_soft_time_limit_fails_the_job_cleanly(soft_limit, record):
+    """LAB2_TASK_SOFT_TIME_LIMIT=0.5 and a job that needs far longer."""
+    jobs = Jobs(soft_limit.base)
     job_id = jobs.submit(record)
     jobs.wait_all(60)
     assert jobs.last[job_id]["status"] == "failure"

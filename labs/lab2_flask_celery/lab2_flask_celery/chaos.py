@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import re
+import signal
 import sys
 import tempfile
 import time
@@ -37,17 +39,19 @@ from lab2_flask_celery.service import explain_record
 from lab2_flask_celery.services import Stack
 from lab2_flask_celery.settings import Settings
 
-# Small, fast jobs; limits short enough that a redelivery happens within seconds.
+# Small, fast jobs; limits short enough that a redelivery happens within seconds (a job of
+# these sizes takes well under a second; the time limit leaves ten times that under load).
 FAST = {
     "LAB2_EXPLAIN_PERMUTATIONS": "6",
     "LAB2_EXPLAIN_BACKGROUND": "4",
-    "LAB2_TASK_SOFT_TIME_LIMIT": "12",
-    "LAB2_TASK_TIME_LIMIT": "15",
-    "LAB2_VISIBILITY_TIMEOUT": "16",
+    "LAB2_TASK_SOFT_TIME_LIMIT": "8",
+    "LAB2_TASK_TIME_LIMIT": "10",
+    "LAB2_VISIBILITY_TIMEOUT": "11",
     "LAB2_UNACKED_RESTORE_INTERVAL": "1",
     "LAB2_HEARTBEAT_INTERVAL": "0.5",
 }
-SLOW = {**FAST, "LAB2_EXPLAIN_PERMUTATIONS": "150"}  # a few seconds per job: time to kill it
+SLOW = {**FAST, "LAB2_EXPLAIN_PERMUTATIONS": "80"}  # about a second per job: time to kill it
+SECOND_JOBS = {"LAB2_EXPLAIN_PERMUTATIONS": "40"}  # a fraction of a second: many jobs, quickly
 TERMINAL = {"success", "failure"}
 
 
@@ -60,9 +64,9 @@ def same_answer(result: dict, expected: dict) -> bool:
     return all(result.get(k) == expected[k] for k in keys)
 
 
-def expected_for(stack: Stack, record: dict) -> dict:
-    """What the worker must answer: the same computation, in this process."""
-    return explain_record(Settings(**stack.settings()), record)
+def expected_for(stack: Stack, record: dict, **env: str) -> dict:
+    """What a worker started with ``env`` must answer: the same computation, in this process."""
+    return explain_record(Settings(**stack.settings(**env)), record)
 
 
 # --- bodies ------------------------------------------------------------------------------
@@ -183,14 +187,13 @@ def log_has(path: Path, pattern: str) -> bool:
 
 
 def redis_restart(
-    stack: Stack, n_jobs: int = 20, down: float = 5.0, timeout: float = 120
+    stack: Stack, base: str, n_jobs: int = 20, down: float = 5.0, timeout: float = 120
 ) -> dict[str, Any]:
     """Issue 18.3: stop Redis while a job runs, keep it down ``down`` seconds (the fault), and
-    restart it on the same append-only file."""
-    stack.env.update(LAB2_EXPLAIN_PERMUTATIONS="40")  # about a second per job
-    stack.start_redis(persist=True)
-    stack.start_worker()
-    _, base = stack.start_gunicorn()
+    restart it on the same append-only file. ``stack``'s Redis runs with ``persist=True`` and
+    ``base`` is a gunicorn in front of it; this starts (and leaves running) one worker."""
+    worker_log = stack.tmp / "redis-worker.log"
+    stack.start_worker("redis-worker", **SECOND_JOBS)
     jobs = Jobs(base)
     records = {jobs.submit(customer(i)): customer(i) for i in range(n_jobs)}
     ids = list(records)
@@ -205,7 +208,6 @@ def redis_restart(
     done_before = sum(jobs.last[j]["status"] == "success" for j in ids)
     stopped = time.perf_counter()
     stack.stop_redis()
-    worker_log = stack.tmp / "worker.log"
     wait_until(
         lambda: log_has(worker_log, r"Connection to broker lost|Cannot connect to redis"),
         30,
@@ -217,11 +219,10 @@ def redis_restart(
     stack.start_redis(persist=True)
     down_s = time.perf_counter() - stopped
     jobs.wait_all(timeout)
-    expected = {j: expected_for(stack, r) for j, r in records.items()}
+    expected = {j: expected_for(stack, r, **SECOND_JOBS) for j, r in records.items()}
     correct = [j for j in ids if same_answer(jobs.last[j].get("result", {}), expected[j])]
-    ran = {
-        j: len(re.findall(rf"lab2\.explain\[{j}\] succeeded", worker_log.read_text())) for j in ids
-    }
+    log = worker_log.read_text(errors="replace")
+    ran = {j: len(re.findall(rf"lab2\.explain\[{j}\] succeeded", log)) for j in ids}
     out = {
         "jobs": n_jobs,
         "done_before_stop": done_before,
@@ -234,9 +235,7 @@ def redis_restart(
             jobs.seen[j].count("success") == 1 and "failure" not in jobs.seen[j] for j in ids
         ),
         "ran_twice": [j for j, n in ran.items() if n > 1],
-        "redelivered_reused_result": len(
-            re.findall(r"redelivered, result already stored", worker_log.read_text())
-        ),
+        "redelivered_reused_result": len(re.findall(r"redelivered, result already stored", log)),
         "in_flight_history": {j: jobs.seen[j] for j in in_flight},
         "total_s": round(time.perf_counter() - stopped, 1),
     }
@@ -244,7 +243,7 @@ def redis_restart(
     return out
 
 
-def start_slow_job(stack: Stack, base: str) -> tuple[Jobs, str, dict]:
+def start_slow_job(base: str) -> tuple[Jobs, str, dict]:
     jobs = Jobs(base)
     record = customer(7)
     job_id = jobs.submit(record)
@@ -259,13 +258,12 @@ def start_slow_job(stack: Stack, base: str) -> tuple[Jobs, str, dict]:
     return jobs, job_id, record
 
 
-def worker_sigkill(stack: Stack, timeout: float = 90) -> dict[str, Any]:
-    """Issue 18.4: SIGKILL the whole worker mid-job; the API reports it, redelivery follows."""
-    stack.env.update(SLOW)
-    stack.start_redis()
-    first = stack.start_worker("worker1")
-    _, base = stack.start_gunicorn()
-    jobs, job_id, record = start_slow_job(stack, base)
+def worker_sigkill(stack: Stack, base: str, timeout: float = 90) -> dict[str, Any]:
+    """Issue 18.4: SIGKILL the whole worker mid-job; the API reports it, redelivery follows.
+    ``base`` is a gunicorn on ``stack``'s Redis; the two workers are started here."""
+    first = stack.start_worker("sigkill-worker1")
+    jobs, job_id, record = start_slow_job(base)
+    status_before_kill = jobs.last[job_id]["status"]
     stack.kill_group(first)
     killed = time.perf_counter()
     wait_until(
@@ -276,37 +274,36 @@ def worker_sigkill(stack: Stack, timeout: float = 90) -> dict[str, Any]:
     )
     gone_after = time.perf_counter() - killed
     gone_body = dict(jobs.last[job_id])
-    stack.start_worker("worker2")
+    stack.start_worker("sigkill-worker2")  # ready well within the visibility timeout
     jobs.wait_all(timeout)
     out = {
+        "job_id": job_id,
+        "record": record,
+        "status_before_kill": status_before_kill,
         "worker_gone_reported_after_s": round(gone_after, 2),
         "status_while_gone": gone_body,
         "redelivered_after_s": round(time.perf_counter() - killed, 1),
         "visibility_timeout_s": Settings(**stack.settings()).effective_visibility_timeout,
         "final_status": jobs.last[job_id]["status"],
+        "result": jobs.last[job_id].get("result"),
         "correct": same_answer(jobs.last[job_id].get("result", {}), expected_for(stack, record)),
         "ran_by_worker2": log_has(
-            stack.tmp / "worker2.log", rf"lab2\.explain\[{job_id}\] succeeded"
+            stack.tmp / "sigkill-worker2.log", rf"lab2\.explain\[{job_id}\] succeeded"
         ),
     }
     jobs.close()
     return out
 
 
-def pool_child_kill(stack: Stack, queued: int = 3, timeout: float = 120) -> dict[str, Any]:
-    """Issue 18.4: SIGKILL only the pool process; where does its job go?"""
-    import os
-    import signal
-
-    stack.env.update(SLOW)
-    stack.start_redis()
-    worker = stack.start_worker()
-    _, base = stack.start_gunicorn()
-    jobs, victim, _ = start_slow_job(stack, base)
+def pool_child_kill(stack: Stack, base: str, queued: int = 3, timeout: float = 120) -> dict:
+    """Issue 18.4: SIGKILL only the pool process; where does its job go? (One worker, started
+    here, on ``stack``'s Redis behind ``base``.)"""
+    worker = stack.start_worker("pool-worker")
+    jobs, victim, _ = start_slow_job(base)
     behind = [jobs.submit(customer(100 + i)) for i in range(queued)]
     os.kill(jobs.last[victim]["worker_pid"], signal.SIGKILL)
     jobs.wait_all(timeout)
-    log = (stack.tmp / "worker.log").read_text()
+    log = (stack.tmp / "pool-worker.log").read_text(errors="replace")
     order = sorted([victim, *behind], key=lambda j: log.find(f"lab2.explain[{j}] succeeded"))
     out = {
         "jobs_queued_behind": queued,
@@ -322,16 +319,19 @@ def pool_child_kill(stack: Stack, queued: int = 3, timeout: float = 120) -> dict
 
 # --- the experiment a student runs ---------------------------------------------------------
 
+EXPERIMENTS = {"redis": redis_restart, "sigkill": worker_sigkill, "pool": pool_child_kill}
+
 
 def run(name: str, workdir: Path) -> Any:
-    stack = Stack(workdir / name, **FAST)
+    """One experiment on its own redis-server (append-only file on) and gunicorn."""
+    stack = Stack(workdir / name, **SLOW)
     try:
+        if name != "bodies":
+            stack.start_redis(persist=True)
+        _, base = stack.start_gunicorn()
         if name == "bodies":
-            _, base = stack.start_gunicorn()
             return body_limits(base, Settings().max_content_length)
-        return {"redis": redis_restart, "sigkill": worker_sigkill, "pool": pool_child_kill}[name](
-            stack
-        )
+        return EXPERIMENTS[name](stack, base)
     finally:
         stack.close()
 

@@ -24,7 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course_models.artifacts import artifacts_root
-from course_models.bench import bar_plot, cpu_count, print_table, write_report
+from course_models.bench import (
+    Panel,
+    cpu_count,
+    machine_caption,
+    plot_panels,
+    print_table,
+    write_report,
+)
 from course_models.procs import free_port, stop, venv_bin
 from lab2_flask_celery.services import LAB_DIR, start_gunicorn, start_redis, start_worker
 
@@ -194,18 +201,31 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     names = list(dict.fromkeys(r["config"] for r in rows))
-    light = [p95(n) or float("nan") for n in names]
-    heavy = [
-        next((r["p95_ms"] for r in rows if r["config"] == n and r["endpoint"] != "/predict"), 0.0)
-        for n in names
+
+    def value(config: str, key: str, light: bool) -> float:
+        """The light (/predict) or heavy (/explain, job) row's ``key`` for one config."""
+        found = (
+            r[key] for r in rows if r["config"] == config and (r["endpoint"] == "/predict") == light
+        )
+        return float(next(found, float("nan")) or float("nan"))
+
+    # One panel per quantity: (title, unit, row key, light endpoint?, log axis).
+    shown = [
+        ("light /predict p95", "ms (log)", "p95_ms", True, True),
+        ("heavy path p95 (/explain or job)", "ms (log)", "p95_ms", False, True),
+        ("light /predict throughput", "requests/s", "rps", True, False),
     ]
-    plot = bar_plot(
+    panels = []
+    for title, unit, key, light, log in shown:
+        values = [value(n, key, light) for n in names]
+        if any(v > 0 for v in values):  # NaN compares False: a quantity no config measured
+            panels.append(Panel(title, unit, names, {key: values}, log=log))
+    plot = plot_panels(
         out / "lab2_diagnose.png",
-        names,
-        {"/predict p95 (ms)": light, "heavy p95 (ms)": heavy},
-        "p95 latency (ms, log)",
-        "Lab 2: light endpoint latency under heavy traffic",
-        log=True,
+        panels,
+        "Lab 2: the light endpoint under heavy traffic, per configuration",
+        caption=f"{args.light} light + {args.heavy} heavy Locust users, {args.seconds} s each; "
+        + machine_caption(),
     )
     print(f"wrote {report} and {plot}")
     return 0

@@ -11,9 +11,8 @@ import re
 from typing import Any
 
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
 
-from course_models.contract import BodyError, ContractError
+from course_models.contract import ContractError
 from course_models.tasks import TaskNotImplemented
 
 log = logging.getLogger("lab2")
@@ -57,6 +56,11 @@ def register_task_stubs(app: Flask) -> None:
 
 def register_errors(app: Flask) -> None:
     # BEGIN TASK 2.1: JSON error handling — 400/413/415/422 naming the field, never HTML
+    # (Imported here, not at the top: the student edition's stub has no use for them.)
+    from werkzeug.exceptions import HTTPException
+
+    from course_models.contract import BodyError
+
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
         body, status = error_response(exc.status, exc.code, exc.message, exc.details)

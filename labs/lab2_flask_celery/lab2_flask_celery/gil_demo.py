@@ -18,9 +18,10 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 
 from course_models.artifacts import artifacts_root
-from course_models.bench import cpu_count, print_table, write_report
+from course_models.bench import Panel, cpu_count, plot_panels, print_table, write_report
 from course_models.datasets import make_churn
 from course_models.tabular import example_record
 from lab2_flask_celery.model import get_model
@@ -28,6 +29,7 @@ from lab2_flask_celery.settings import Settings
 
 PERMUTATIONS = 48
 BATCH_ROWS = 100_000
+SLEEP_S = 1.0
 
 
 def explain_job(_: int) -> float:
@@ -47,14 +49,14 @@ def xgboost_job(_: int) -> float:
 
 
 def sleep_job(_: int) -> float:
-    time.sleep(1.0)  # I/O-bound contrast only: waiting, not computing
+    time.sleep(SLEEP_S)  # I/O-bound contrast only: waiting, not computing
     return 0.0
 
 
-def _configure(permutations: int, rows: int) -> None:
+def _configure(permutations: int, rows: int, sleep_s: float) -> None:
     """Spawned children re-import this module: hand them the parent's sizes."""
-    global PERMUTATIONS, BATCH_ROWS
-    PERMUTATIONS, BATCH_ROWS = permutations, rows
+    global PERMUTATIONS, BATCH_ROWS, SLEEP_S
+    PERMUTATIONS, BATCH_ROWS, SLEEP_S = permutations, rows, sleep_s
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -74,19 +76,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--permutations", type=int, default=PERMUTATIONS, help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, default=BATCH_ROWS, help=argparse.SUPPRESS)
+    parser.add_argument("--sleep", type=float, default=SLEEP_S, help=argparse.SUPPRESS)
     parser.add_argument("--report", default=None, help="JSON path (default artifacts/bench/)")
     args = parser.parse_args(argv)
     n = max(2, args.jobs)
-    _configure(args.permutations, args.rows)
+    sizes = (args.permutations, args.rows, args.sleep)
+    _configure(*sizes)
     get_model()  # loaded before forking: every forked process starts with it
     xgboost_job(0)  # warm the batch too
     rows = []
     # fork shares the loaded model with the children; spawn (macOS) starts fresh
     # interpreters that import this module and load the model themselves (the warm-up).
     ctx = multiprocessing.get_context(args.start_method)
-    pool = ProcessPoolExecutor(
-        n, mp_context=ctx, initializer=_configure, initargs=(args.permutations, args.rows)
-    )
+    pool = ProcessPoolExecutor(n, mp_context=ctx, initializer=_configure, initargs=sizes)
     with pool as procs, ThreadPoolExecutor(n) as threads:
         list(procs.map(explain_job, range(n)))  # warm-up: each child builds its caches
         for name, job in (("explain", explain_job), ("xgboost", xgboost_job), ("sleep", sleep_job)):
@@ -112,7 +114,26 @@ def main(argv: list[str] | None = None) -> int:
         args.report or artifacts_root() / "bench" / "lab2_gil.json",
         {"rows": rows, "table": table, "start_method": args.start_method},
     )
-    print(f"wrote {report}")
+    works = [r["work"] for r in rows]
+    plot = plot_panels(
+        Path(report).with_suffix(".png"),
+        [
+            Panel(
+                f"time for {n} jobs",
+                "seconds",
+                works,
+                {k: [r[f"{k}_s"] for r in rows] for k in ("serial", "threads", "processes")},
+            ),
+            Panel(
+                "speed-up over serial",
+                "× (times faster)",
+                works,
+                {k: [r[f"{k}_speedup"] for r in rows] for k in ("thread", "process")},
+            ),
+        ],
+        f"GIL demo: threads vs processes, start method {args.start_method}",
+    )
+    print(f"wrote {report} and {plot}")
     return 0
 
 

@@ -114,6 +114,18 @@ def start_worker(
     return proc
 
 
+def stop_worker(proc: subprocess.Popen, timeout: float = 15.0) -> None:
+    """Warm shutdown: SIGTERM to the worker's main process only, so the pool finishes (and
+    acknowledges) the job in hand. SIGTERM to the whole group would kill the pool process
+    mid-job, and ``reject_on_worker_lost`` would requeue that job for the next worker."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout)
+    stop(proc)  # anything left of its group
+
+
 def start_gunicorn(
     env: dict[str, str], port: int, log: str | Path, timeout: float = 90.0
 ) -> subprocess.Popen:
@@ -139,14 +151,14 @@ class Stack:
         self.env: dict[str, str] = {"LAB2_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0"}
         self.env.update(env)
         self.procs: list[subprocess.Popen] = []
+        self.workers: list[subprocess.Popen] = []
         self.logs: list[Path] = []
         self.redis: subprocess.Popen | None = None
 
-    def settings(self, **extra: object) -> dict[str, object]:
-        out: dict[str, object] = {
-            k.removeprefix("LAB2_").lower(): v for k, v in self.env.items() if k.startswith("LAB2_")
-        }
-        return {**out, **extra}
+    def settings(self, **env: str) -> dict[str, object]:
+        """``self.env`` (plus ``LAB2_*`` overrides) as ``Settings``/``create_app`` keywords."""
+        merged = {**self.env, **env}.items()
+        return {k.removeprefix("LAB2_").lower(): v for k, v in merged if k.startswith("LAB2_")}
 
     def start_redis(self, persist: bool = False) -> subprocess.Popen:
         self.redis = start_redis(self.redis_port, self.redis_dir, persist=persist)
@@ -163,7 +175,15 @@ class Stack:
         self.logs.append(log)
         proc = start_worker({**self.env, **env}, log)
         self.procs.append(proc)
+        self.workers.append(proc)
         return proc
+
+    def stop_workers(self) -> None:
+        """Stop the Celery workers only: a shared stack keeps its redis and gunicorn."""
+        for proc in self.workers:
+            stop_worker(proc)
+        self.procs = [p for p in self.procs if p not in self.workers]
+        self.workers.clear()
 
     def start_gunicorn(self, name: str = "gunicorn", **env: str) -> tuple[subprocess.Popen, str]:
         port = free_port()
@@ -173,6 +193,11 @@ class Stack:
         self.procs.append(proc)
         return proc, f"http://127.0.0.1:{port}"
 
+    def log_count(self, name: str, text: str) -> int:
+        """How many times ``text`` appears in the log ``name`` (e.g. gunicorn's boots)."""
+        path = self.tmp / f"{name}.log"
+        return path.read_text(errors="replace").count(text) if path.exists() else 0
+
     def kill_group(self, proc: subprocess.Popen) -> None:
         """SIGKILL a process and all its children: no chance to clean up or requeue."""
         with contextlib.suppress(ProcessLookupError):
@@ -180,6 +205,7 @@ class Stack:
         proc.wait(10)
 
     def close(self) -> None:
+        self.stop_workers()
         for proc in reversed(self.procs):
             stop(proc)
 

@@ -5,25 +5,17 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from typing import Any
 
-from flask import Blueprint, current_app, url_for
+from flask import Blueprint, current_app
 
 from course_models.artifacts import ArtifactError
-from course_models.tasks import TaskNotImplemented  # noqa: F401 - the stubs raise it
 from lab2_flask_celery import jobs
 from lab2_flask_celery.body import json_body
 from lab2_flask_celery.errors import ApiError
 from lab2_flask_celery.model import DeadlineExceeded
-from lab2_flask_celery.service import (
-    current_settings,
-    explain_record,
-    model_for,
-    model_meta,
-    predict,
-)
-from lab2_flask_celery.validation import one_record, parse_records
+from lab2_flask_celery.service import current_settings, explain_record, model_for
+from lab2_flask_celery.validation import one_record
 
 bp = Blueprint("lab2", __name__)
 
@@ -64,6 +56,10 @@ def ready():
 @bp.post("/predict")
 def predict_route():
     # BEGIN TASK 2.2: POST /predict — one record or {"records": [...]}, through the contract
+    # (Imported here, not at the top: the student edition's stub has no use for them.)
+    from lab2_flask_celery.service import model_meta, predict
+    from lab2_flask_celery.validation import parse_records
+
     s = current_settings()
     records, is_batch = parse_records(json_body(s), s.model_version, s.max_batch)
     require_model()
@@ -72,6 +68,8 @@ def predict_route():
         return {"predictions": preds, "count": len(preds), "model": model_meta(s)}
     return {"prediction": preds[0], "model": model_meta(s)}
     # STUB
+    # from course_models.tasks import TaskNotImplemented
+    #
     # raise TaskNotImplemented("2.2", "POST /predict (views.py)")
     # END TASK 2.2
 
@@ -102,6 +100,10 @@ def queue_unavailable(exc: Exception, doing: str) -> ApiError:
 @bp.post("/jobs/explain")
 def submit_explain():
     # BEGIN TASK 2.5: the job API — 202 + Location, then GET /jobs/<id> to poll
+    import uuid
+
+    from flask import url_for
+
     from lab2_flask_celery.tasks import explain_task
 
     s = current_settings()
@@ -116,6 +118,8 @@ def submit_explain():
     body = {"job_id": job_id, "status": "pending", "location": location}
     return body, 202, {"Location": location}
     # STUB
+    # from course_models.tasks import TaskNotImplemented
+    #
     # raise TaskNotImplemented("2.5", "POST /jobs/explain (views.py)")
     # END TASK 2.5
 
@@ -146,6 +150,8 @@ def job_body(job_id: str, meta: dict[str, Any], backend: Any) -> dict[str, Any]:
 @bp.get("/jobs/<job_id>")
 def job_status(job_id: str):
     # BEGIN TASK 2.5: the job API — 202 + Location, then GET /jobs/<id> to poll
+    import uuid
+
     try:
         uuid.UUID(job_id)
     except ValueError:
@@ -165,5 +171,7 @@ def job_status(job_id: str):
     except jobs.REDIS_ERRORS as exc:
         raise queue_unavailable(exc, "cannot read job state") from exc
     # STUB
+    # from course_models.tasks import TaskNotImplemented
+    #
     # raise TaskNotImplemented("2.5", "GET /jobs/<job_id> (views.py)")
     # END TASK 2.5
