@@ -354,6 +354,7 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     secs, levels = args.seconds, (1, 8, 32)
     report: dict = {"settings": {"seconds": secs, "version": VERSION, "levels": levels}}
+    report["load_average_start"] = _load_average()
 
     print(">> in-process scoring of one record: pipeline vs fast", flush=True)
     report["scoring_in_process"] = in_process_scoring()
@@ -389,8 +390,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     report["ratios"] = ratios(report)
     report["targets"] = targets(report["scoring_in_process"], report["served_scoring"])
+    report["load_average_end"] = _load_average()
     print_report(report, levels)
     write_outputs(out, report, levels)
+
+
+def _load_average() -> list[float] | None:
+    """1/5/15-minute load: on a shared machine, the context every figure needs."""
+    getloadavg = getattr(os, "getloadavg", None)  # absent on Windows
+    try:
+        return [round(x, 2) for x in getloadavg()] if getloadavg else None
+    except OSError:
+        return None
 
 
 def _load32(url: str, mode: str, secs: float) -> LoadResult:
@@ -438,6 +449,10 @@ def print_report(report: dict, levels: tuple[int, ...]) -> None:
     print_table([report["ratios"]], "Ratios")
     print()
     print_table([report["targets"]], "Targets (issue 13), this run")
+    print(
+        f"\nload average (1/5/15 min) at start {report['load_average_start']}, "
+        f"at end {report['load_average_end']}, on {os.cpu_count()} CPUs"
+    )
 
 
 def write_outputs(out: Path, report: dict, levels: tuple[int, ...]) -> list[Path]:
