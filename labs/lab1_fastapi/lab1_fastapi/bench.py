@@ -358,29 +358,35 @@ def main(argv: list[str] | None = None) -> None:
 
     print(">> in-process scoring of one record: pipeline vs fast", flush=True)
     report["scoring_in_process"] = in_process_scoring()
-    with server(out) as url:
-        print(f">> 1 worker at {url}: overhead at concurrency 1", flush=True)
+    # LAB1_SCORING picks the main servers' scoring path; the other path gets one server too.
+    scoring = Settings(_env_file=None).scoring
+    other = next(m for m in SCORING_MODES if m != scoring)
+    report["settings"]["scoring"] = scoring
+    with server(out, scoring=scoring) as url:
+        print(f">> 1 worker at {url} (scoring={scoring}): overhead at concurrency 1", flush=True)
         # The default deployment (threadpool) first, then the other variants for comparison.
         overheads = [
-            paired_overhead(url, path, 500)
+            paired_overhead(url, path, 500, scoring=scoring)
             for path in ("/v2/churn/predict", "/lab/blocking/predict", "/lab/batched/predict")
         ]
         # The same default route measured with httpx: how much of "overhead" is the client.
-        overheads.append(paired_overhead(url, "/v2/churn/predict", 500, client="httpx"))
+        overheads.append(
+            paired_overhead(url, "/v2/churn/predict", 500, client="httpx", scoring=scoring)
+        )
         print(">> throughput per variant and concurrency", flush=True)
         measured = variants_and_health(url, secs, levels)
         for row in overheads:
             row["health_roundtrip_p50_ms"] = round(measured["health_idle"].pct(50), 3)
         w1 = {m: _load32(url, m, secs) for m in ("threadpool", "batched")}
-        print(">> served, scoring=fast (interleaved with the no-op ceiling)", flush=True)
-        served = served_scoring(url, "fast", secs, overheads[0])
-    with server(out, workers=2) as url:
+        print(f">> served, scoring={scoring} (interleaved with the no-op ceiling)", flush=True)
+        served = served_scoring(url, scoring, secs, overheads[0])
+    with server(out, workers=2, scoring=scoring) as url:
         print(">> workers: 2", flush=True)
         w2 = {m: _load32(url, m, secs) for m in ("threadpool", "batched")}
-    with server(out, scoring="pipeline") as url:
-        print(">> served, scoring=pipeline", flush=True)
-        slow = paired_overhead(url, "/v2/churn/predict", 300, scoring="pipeline")
-        served += served_scoring(url, "pipeline", secs, slow)
+    with server(out, scoring=other) as url:
+        print(f">> served, scoring={other}", flush=True)
+        second = paired_overhead(url, "/v2/churn/predict", 300, scoring=other)
+        served += served_scoring(url, other, secs, second)
     report["served_scoring"] = served
     report.update(
         overhead=overheads,
