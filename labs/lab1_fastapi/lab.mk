@@ -5,8 +5,8 @@
 lab-1: $(TRAIN_STAMP)
 	$(PY) -m lab1_fastapi
 
-bench-1: $(TRAIN_STAMP)
-	$(PY) -m lab1_fastapi.bench
+bench-1: $(TRAIN_STAMP) ## lab 1: the benchmark (BENCH_ARGS="--seconds 2" for a shorter run)
+	$(BENCH_LOCK) $(PY) -m lab1_fastapi.bench $(BENCH_ARGS)
 
 contract-1: $(SETUP_STAMP) ## lab 1: check the v1 OpenAPI contract (CONTRACT_ARGS=--write to refresh)
 	$(PY) -m lab1_fastapi.contract $(CONTRACT_ARGS)

@@ -32,11 +32,6 @@ with warnings.catch_warnings():
 LAB1_URL = os.environ.get("LAB1_URL", "").rstrip("/")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # Registered here too so the lab's checks run before the grading plugin knows the marker.
-    config.addinivalue_line("markers", "task(id): the assignment task a graded check belongs to")
-
-
 class IsolatedSettings(Settings):
     """Settings from arguments only: a grader's LAB1_* variables must not change the tests."""
 

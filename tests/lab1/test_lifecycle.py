@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+import warnings
 
+import joblib
 import pytest
 
-from course_models.artifacts import sha256_file
+from course_models.artifacts import METADATA_FILE, save_metadata, sha256_file
+from course_models.datasets import make_churn
 from course_models.schema import feature_names
 
 # What a client must never read in an error: absolute paths and hex digests (or their prefixes).
@@ -42,6 +45,30 @@ def _break(root, version: int, how: str) -> None:
         meta = json.loads(meta_path.read_text())
         meta["sha256"] = sha256_file(model)
         meta_path.write_text(json.dumps(meta))
+    elif how == "scorer_mismatch":
+        _retrain_with_unknown_step(directory)
+
+
+def _retrain_with_unknown_step(directory) -> None:
+    """A correctly signed pipeline whose numeric step the fast scorer cannot compile.
+
+    The file is intact and the libraries match, so only the loader's fast-vs-pipeline check
+    (``ScorerMismatch``) can refuse it, as it refuses a compiled path that drifts.
+    """
+    from sklearn.preprocessing import MinMaxScaler
+
+    pipeline = joblib.load(directory / "model.joblib")
+    pre = pipeline.steps[0][1]
+    name, _, cols = pre.transformers_[0]
+    pre.transformers_[0] = (name, MinMaxScaler().fit(make_churn(500, seed=3)[cols]), cols)
+    joblib.dump(pipeline, directory / "model.joblib")
+    meta = json.loads((directory / METADATA_FILE).read_text())
+    keep = {
+        k: v
+        for k, v in meta.items()
+        if k not in ("model_file", "framework", "sha256", "libraries", "created_at", "python")
+    }
+    save_metadata(directory, "model.joblib", meta["framework"], **keep)
 
 
 @pytest.mark.points(0)
@@ -71,6 +98,7 @@ def test_ready_lists_loaded_versions(api):
         ("corrupt", "corrupt"),
         ("version_mismatch", "version_mismatch"),
         ("undeserialisable", "corrupt"),
+        ("scorer_mismatch", "scorer_mismatch"),
     ],
 )
 def test_broken_v2_is_not_ready_and_not_served(serve_app, artifacts_copy, record_v1, how, reason):
@@ -166,3 +194,20 @@ def test_metrics_report_load_state(api):
     for v in (1, 2):
         assert f'lab1_model_load_seconds{{model="churn",version="{v}"}}' in metrics
         assert f'lab1_model_ready{{model="churn",version="{v}"}} 1.0' in metrics
+
+
+@pytest.mark.points(0)
+def test_fast_and_pipeline_scoring_agree(trained_artifacts):
+    """LAB1_SCORING=pipeline is the slow path to compare with, not a different model."""
+    from course_models.artifacts import load_artifact
+    from course_models.scoring import reference_records
+    from lab1_fastapi.model import build_scorer
+
+    for version in (1, 2):
+        artifact = load_artifact("churn", version, trained_artifacts)
+        records = reference_records(version, 64)
+        fast = build_scorer(artifact, "fast")(records)
+        with warnings.catch_warnings():  # the sample's unknown categories are on purpose
+            warnings.simplefilter("ignore", UserWarning)
+            slow = build_scorer(artifact, "pipeline")(records)
+        assert fast.shape == (64,) and (fast == slow).all()

@@ -67,10 +67,14 @@ def test_error_inside_a_batch_names_the_instance(api, record_v1):
 
 @pytest.mark.task("1.2")
 @pytest.mark.points(1)
-def test_empty_batch(api):
+def test_empty_batch(api, record_v1):
+    """A batch holds one instance or more: [] is a 422 naming it, a batch of one is scored."""
     r = api.post(PREDICT, json={"instances": []})
     assert r.status_code == 422
     assert fields_named(r) == ["instances"]
+    one = api.post(PREDICT, json={"instances": [record_v1]})
+    assert one.status_code == 200, one.text
+    assert len(one.json()["predictions"]) == 1
 
 
 def _max_batch(api) -> int:

@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 
 from course_models.artifacts import ArtifactError, LoadedArtifact, load_artifact
-from course_models.tabular import example_record, predict_proba, records_to_frame
+from course_models.scoring import ChurnScorer
+from course_models.tabular import example_record
 from course_models.tasks import TaskNotImplemented  # noqa: F401 - raised by the task 1.1 stub
+from lab1_fastapi.settings import ScoringMode
 
 log = logging.getLogger("lab1_fastapi")
 
@@ -45,14 +47,14 @@ def safe_error(name: str, version: int, reason: str) -> dict[str, str]:
     return {"reason": reason, "message": template.format(name=name, version=version)}
 
 
-def build_scorer(artifact: LoadedArtifact, mode: str) -> Score:
-    """The one place lab 1 turns records into P(churns); ``mode`` picks fast or pipeline."""
-    model, version = artifact.model, artifact.version
+def build_scorer(artifact: LoadedArtifact, mode: ScoringMode) -> Score:
+    """The one place lab 1 turns records into P(churns): the shared ``ChurnScorer``.
 
-    def score(records: Records) -> np.ndarray:
-        return predict_proba(model, records_to_frame(records, version), version)
-
-    return score
+    ``fast`` reuses the compiled scorer ``load_artifact`` already checked against the
+    pipeline (a mismatch was refused there, as ``ScorerMismatch``); ``pipeline`` is the sklearn
+    path, kept so students can measure what compiling saves.
+    """
+    return ChurnScorer.from_artifact(artifact, mode).score_records
 
 
 @dataclass
@@ -84,7 +86,7 @@ class ModelRegistry:
         name: str,
         versions: Sequence[int],
         root: str | Path | None = None,
-        scoring: str = "fast",
+        scoring: ScoringMode = "fast",
     ):
         self.name = name
         self.versions = sorted(set(versions))
