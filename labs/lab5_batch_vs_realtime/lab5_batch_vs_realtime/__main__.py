@@ -16,6 +16,7 @@ import json
 import sys
 from datetime import date
 
+from course_models.tasks import CLI_EXIT_CODE, TaskNotImplemented
 from lab5_batch_vs_realtime.settings import get_settings
 
 
@@ -30,7 +31,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     s = get_settings()
     uvicorn.run(
-        create_app(s), host=args.host or s.host, port=args.port or s.port, log_level="warning"
+        create_app(s), host=args.host or s.host, port=args.port or s.port, log_level=s.log_level
     )
     return 0
 
@@ -57,6 +58,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         settings=s,
         progress=not args.no_progress,
         fail_after_chunks=args.fail_after_chunks,
+        drill=args.drill,
     )
     print(
         f"rows in {summary['rows_in']:,}  rows out {summary['rows_out']:,}  "
@@ -94,14 +96,9 @@ def cmd_day(args: argparse.Namespace) -> int:
 
 
 def cmd_tenants(args: argparse.Namespace) -> int:
-    from lab5_batch_vs_realtime.tenants import publish_tenant_version
+    from lab5_batch_vs_realtime.tenants import publish_demo_tenants
 
-    s = get_settings()
-    pairs = args.publish or ["acme=1", "globex=2", "initech=2"]
-    for pair in pairs:
-        tenant, _, source = pair.partition("=")
-        v = publish_tenant_version(s.tenants_dir, tenant, int(source or 2), s.artifacts_dir)
-        print(f"tenant {tenant}: version {v} (copy of churn/{source or 2}) in {s.tenants_dir}")
+    publish_demo_tenants(get_settings(), args.publish or None)
     return 0
 
 
@@ -140,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--chunk-rows", type=int)
             p.add_argument("--no-progress", action="store_true")
             p.add_argument("--fail-after-chunks", type=int, help=argparse.SUPPRESS)
+            p.add_argument(
+                "--drill", choices=["before-commit", "in-commit"], help=argparse.SUPPRESS
+            )
         p.set_defaults(func=func)
 
     p = sub.add_parser("day", help="land + batch + validate one date")
@@ -155,8 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-airflow", action="store_true")
     p.set_defaults(func=cmd_up)
 
-    args = parser.parse_args(argv)
-    return args.func(args)
+    args = parser.parse_args(argv)  # unknown flags are an error (exit 2), never dropped
+    try:
+        return args.func(args)
+    except TaskNotImplemented as exc:
+        print(str(exc), file=sys.stderr)
+        return CLI_EXIT_CODE
 
 
 if __name__ == "__main__":
