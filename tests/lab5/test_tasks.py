@@ -8,7 +8,6 @@ import json
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest

@@ -25,11 +25,12 @@ import httpx
 import pyarrow.parquet as pq
 
 from course_models import bench, procs
-from course_models.artifacts import artifacts_root, load_artifact
+from course_models.artifacts import artifacts_root
 from course_models.schema import ID_COLUMN, feature_names
-from course_models.tabular import predict_proba
 from lab5_batch_vs_realtime.batch import land_day, run_batch
+from lab5_batch_vs_realtime.scoring import load_model, score_frame
 from lab5_batch_vs_realtime.settings import MODEL_NAME, Settings
+from lab5_batch_vs_realtime.stack import serve_command
 
 DAY = "2026-11-24"
 VERSION = 2
@@ -50,9 +51,8 @@ def bench_realtime(bodies: list[dict], workdir: Path, concurrency: int) -> list[
     import psutil
 
     port = procs.free_port()
-    cmd = [sys.executable, "-m", "lab5_batch_vs_realtime", "serve", "--port", str(port)]
     results = []
-    with procs.running(cmd, log=workdir / "serve.log") as proc:
+    with procs.running(serve_command(port), log=workdir / "serve.log") as proc:
         base = f"http://127.0.0.1:{port}"
         procs.wait_http(f"{base}/ready", timeout=90, proc=proc)
         server = psutil.Process(proc.pid)
@@ -97,9 +97,9 @@ def bench_realtime(bodies: list[dict], workdir: Path, concurrency: int) -> list[
 def bench_batch_and_raw(settings: Settings, input_uri: str, repeats: int) -> list[dict]:
     """Batch and raw alternately, best of ``repeats`` each: other jobs on a shared 2-core
     machine add noise, and the fastest run is the closest to what the code itself costs."""
-    model = load_artifact(MODEL_NAME, VERSION).model
+    model, _ = load_model(VERSION, settings.artifacts_dir)
     frame = pq.read_table(input_uri).to_pandas()
-    predict_proba(model, frame.head(1000), VERSION)  # warm-up
+    score_frame(model, frame.head(1000), VERSION)  # warm-up
     best_batch: dict | None = None
     best_raw: tuple[float, float] | None = None
     for _ in range(repeats):
@@ -107,7 +107,7 @@ def bench_batch_and_raw(settings: Settings, input_uri: str, repeats: int) -> lis
         if best_batch is None or s["seconds"] < best_batch["seconds"]:
             best_batch = s
         t0, c0 = time.perf_counter(), time.process_time()
-        predict_proba(model, frame, VERSION)
+        score_frame(model, frame, VERSION)
         raw = (time.perf_counter() - t0, time.process_time() - c0)
         if best_raw is None or raw[0] < best_raw[0]:
             best_raw = raw

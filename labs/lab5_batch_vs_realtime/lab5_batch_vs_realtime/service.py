@@ -248,10 +248,11 @@ def prometheus(rt: RuntimeDep) -> Response:
     return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _score(rt: Runtime, model: Any, features: dict, version: int, tenant: str) -> float:
+def _score(rt: Runtime, model: Any, features: dict, schema: int, served: int, tenant: str) -> float:
+    """P(churns) with the model's feature schema; latency counted under the served version."""
     t0 = time.perf_counter()
-    p = float(score_records(model, [features], version)[0])
-    rt.metrics.latency.labels(str(version), tenant).observe(time.perf_counter() - t0)
+    p = float(score_records(model, [features], schema)[0])
+    rt.metrics.latency.labels(str(served), tenant).observe(time.perf_counter() - t0)
     return p
 
 
@@ -294,7 +295,7 @@ def predict(
     except UnknownVersion as exc:
         raise ApiError(404, "unknown_version", str(exc), available=exc.available) from exc
     features = body.features.model_dump(mode="json")
-    p = _score(rt, rt.models[version], features, version, "")
+    p = _score(rt, rt.models[version], features, version, version, "")
     rt.metrics.predictions.labels(str(version), route, "").inc()
     response.headers["X-Model-Version"] = str(version)
     response.headers["X-Model-Route"] = route
@@ -326,7 +327,9 @@ async def tenant_predict(tenant: TenantPath, rt: RuntimeDep, body: BodyDep, resp
         raise ApiError(503, exc.reason, str(exc), tenant=tenant) from exc
     rt.metrics.tenants_loaded.set(len(rt.tenants.loaded()))
     features = body.features.model_dump(mode="json")
-    p = await asyncio.to_thread(_score, rt, tm.model, features, tm.schema_version, tenant)
+    p = await asyncio.to_thread(
+        _score, rt, tm.model, features, tm.schema_version, tm.version, tenant
+    )
     rt.metrics.predictions.labels(str(tm.version), "tenant", tenant).inc()
     response.headers.update(
         {"X-Model-Version": str(tm.version), "X-Model-Route": "tenant", "X-Tenant": tenant}

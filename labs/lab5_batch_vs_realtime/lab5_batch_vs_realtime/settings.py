@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     port: int = Field(8005, ge=1, le=65535, description="preferred port (a free one if taken)")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "warning"
     max_body_bytes: int = Field(
-        64 * 1024, ge=1024, le=16 * 2**20, description="larger request bodies get 413"
+        2**20, ge=1024, le=16 * 2**20, description="larger request bodies get 413"
     )
 
     # --- Airflow (make lab-5) ---------------------------------------------------------------
