@@ -109,16 +109,18 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab5_batch_vs_realtime", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m lab5_batch_vs_realtime", description=__doc__, allow_abbrev=False
+    )
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("serve", help="run the real-time service")
+    p = sub.add_parser("serve", allow_abbrev=False, help="run the real-time service")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("land", help="write one day's input")
+    p = sub.add_parser("land", allow_abbrev=False, help="write one day's input")
     p.add_argument("--date", required=True, type=date.fromisoformat)
     p.add_argument("--rows", type=int)
     p.add_argument("--input", help="input root (default LAB5_INPUT_URI)")
@@ -128,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         ("batch", cmd_batch, "score one date's input into its partition"),
         ("validate", cmd_validate, "validate one date's partition"),
     ):
-        p = sub.add_parser(name, help=help_)
+        p = sub.add_parser(name, allow_abbrev=False, help=help_)
         p.add_argument("--date", required=True, type=date.fromisoformat)
         p.add_argument("--input", help="Parquet file/folder (default LAB5_INPUT_URI/date=DATE)")
         p.add_argument("--output", help="output root (default LAB5_OUTPUT_URI)")
@@ -142,16 +144,16 @@ def main(argv: list[str] | None = None) -> int:
             )
         p.set_defaults(func=func)
 
-    p = sub.add_parser("day", help="land + batch + validate one date")
+    p = sub.add_parser("day", allow_abbrev=False, help="land + batch + validate one date")
     p.add_argument("--date", required=True, type=date.fromisoformat)
     p.add_argument("--rows", type=int)
     p.set_defaults(func=cmd_day)
 
-    p = sub.add_parser("tenants", help="publish tenant model versions")
+    p = sub.add_parser("tenants", allow_abbrev=False, help="publish tenant model versions")
     p.add_argument("publish", nargs="*", help="tenant=churn_version, e.g. acme=1 (default demo)")
     p.set_defaults(func=cmd_tenants)
 
-    p = sub.add_parser("up", help="service + airflow standalone (make lab-5)")
+    p = sub.add_parser("up", allow_abbrev=False, help="service + airflow standalone (make lab-5)")
     p.add_argument("--no-airflow", action="store_true")
     p.set_defaults(func=cmd_up)
 
