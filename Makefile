@@ -16,6 +16,9 @@ TORCH_INDEX ?=
 EXTRAS ?= all,dev
 # pytest options for `make test` (e.g. PYTEST_ARGS="-x -k lab1")
 PYTEST_ARGS ?=
+# bench-N targets run under one lock so two benchmarks never share the CPUs (a Python file
+# lock: flock(1) is Linux-only).
+BENCH_LOCK = $(PY) -m course_models.lock $(or $(TMPDIR),/tmp)/course-bench.lock --
 # Where a running lab listens, for load-N (each lab.mk sets its own default port).
 HOST ?= 127.0.0.1
 
@@ -27,9 +30,16 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
 	  sed 's/%/N/' | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
-setup: $(SETUP_STAMP) ## create .venv and install everything pinned (idempotent)
-$(SETUP_STAMP): pyproject.toml constraints.txt
+setup: $(SETUP_STAMP) ## install system packages (redis, Java 17), create .venv, install everything pinned (idempotent)
+# System packages first (python3.11-venv, redis-server, Java 17): installed through apt as root or
+# password-less sudo, or Homebrew; otherwise setup stops with the exact command to run.
+# NO_SYSTEM_PACKAGES=1 skips the step (labs 2 and 3 then need them installed by hand).
+SYSTEM_STAMP := $(VENV)/.system-stamp
+$(SYSTEM_STAMP): shared/course_models/sysdeps.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version.split()[0]} (set PYTHON=...)"'
+	@if [ -n "$(NO_SYSTEM_PACKAGES)" ]; then echo ">> NO_SYSTEM_PACKAGES set: not checking redis-server and Java"; \
+	else $(PYTHON) shared/course_models/sysdeps.py install && mkdir -p $(VENV) && touch $@; fi
+$(SETUP_STAMP): pyproject.toml constraints.txt $(SYSTEM_STAMP)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo ">> installing $(TORCH_SPEC) first (CPU build), then the course (~100 s, ~4 GB)"
 	$(PIP) install -q --upgrade pip
@@ -59,10 +69,22 @@ bench-%: ## run lab N's benchmark script (table, JSON and PNG under artifacts/be
 test-lab-%: $(TRAIN_STAMP) ## run lab N's tests
 	$(PY) -m pytest tests/lab$* -m "not containers" $(PYTEST_ARGS)
 
-grade-%: $(TRAIN_STAMP) ## grade lab N (JSON report in artifacts/grades/); LABN_URL=... grades a running service
-	$(PY) -m pytest tests/lab$* -m "not containers" -q \
-	  --grade-report=artifacts/grades/lab$*.json --grade-lab=lab$* $(PYTEST_ARGS) || true
-	@$(PY) -c 'import json,sys; d=json.load(open(sys.argv[1])); print("lab$*:", d["total"], "/", d["max"], "points"); sys.exit(0 if d["max"] else 1)' artifacts/grades/lab$*.json
+# Per-task JSON report in artifacts/grades/labN.json. LABN_URL=... grades a running service;
+# SUBMISSION=path/to/checkout grades a student's checkout with its own code (report in
+# artifacts/grades/<student>/labN.json; STUDENT=name overrides the folder's name).
+grade-%: $(TRAIN_STAMP) ## grade lab N per task; SUBMISSION=dir grades a student's checkout
+	$(PY) -m course_grading grade $* $(if $(SUBMISSION),--submission "$(SUBMISSION)") \
+	  $(if $(STUDENT),--student "$(STUDENT)") $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
+
+# BEGIN INSTRUCTOR
+# Release tooling (course_grading; the student edition leaves this block out).
+.PHONY: student roster
+student: $(SETUP_STAMP) ## write the student edition (OUT=../course-student, FORCE=1 replaces it)
+	$(PY) -m course_grading student "$(or $(OUT),../course-student)" $(if $(FORCE),--force)
+roster: $(SETUP_STAMP) ## merge grade reports into gradebook.csv/.md (REPORTS="artifacts/grades/*/lab*.json")
+	$(PY) -m course_grading roster $(or $(REPORTS),artifacts/grades/*/lab*.json) \
+	  --out artifacts/grades/gradebook.csv --summary artifacts/grades/gradebook.md
+# END INSTRUCTOR
 
 load-%: $(SETUP_STAMP) ## Locust headless against a running lab N (PORT=..., USERS=20, TIME=30s)
 	@test -n "$(PORT)" || { echo "start the lab first (make lab-$*) and pass PORT=<its port>"; exit 2; }

@@ -164,6 +164,27 @@ wait_healthy() {
   done
 }
 
+# Lab 3's image needs the CPU torch wheel. On a machine that cannot reach PyTorch's CPU index,
+# copy it from pip's configured find-links folder into the gitignored docker/wheels/ (the
+# Dockerfile installs from there when it finds one), instead of by hand.
+stage_torch_wheel() {
+  [ "$lab" = 3 ] || return 0
+  ls docker/wheels/torch-*.whl >/dev/null 2>&1 && return 0
+  local version arch links dir whl
+  version=$(sed -n 's/^torch==//p' constraints.txt)
+  arch=$(uname -m); [ "$arch" = arm64 ] && arch=aarch64
+  links="${PIP_FIND_LINKS:-} $(python3 -m pip config get global.find-links 2>/dev/null || true)"
+  for dir in $links; do
+    dir=${dir#file://}
+    for whl in "$dir"/torch-"$version"+cpu-cp311-cp311-*_"$arch".whl; do
+      [ -f "$whl" ] || continue
+      mkdir -p docker/wheels && cp "$whl" docker/wheels/
+      say "copied $(basename "$whl") from pip's find-links ($dir) into docker/wheels/ for lab 3's image"
+      return 0
+    done
+  done
+}
+
 # --- commands -------------------------------------------------------------------------------
 case "$cmd" in
   engine)
@@ -171,10 +192,12 @@ case "$cmd" in
     ;;
   build)
     say "building $profile with ${COMPOSE[*]} on $ENGINE (BASE_IMAGE=${BASE_IMAGE:-default}, stand-ins=$COURSE_STANDINS)"
+    stage_torch_wheel
     dc build
     ;;
   up)
     say "starting $profile with ${COMPOSE[*]} on $ENGINE (BASE_IMAGE=${BASE_IMAGE:-default}, stand-ins=$COURSE_STANDINS)"
+    stage_torch_wheel
     start_ticker
     # NO_BUILD=1: use the images as they are (the smoke test builds and times them first).
     if [ "${NO_BUILD:-0}" = 1 ]; then dc up -d; else dc up -d --build; fi

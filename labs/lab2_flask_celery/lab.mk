@@ -19,9 +19,9 @@ load-2: $(SETUP_STAMP) ## lab 2: Locust headless, CSV in artifacts/load/lab2_* (
 	  --host http://$(HOST):$(PORT) --csv artifacts/load/lab2 --only-summary $(CLASSES)
 
 diagnose-2: $(TRAIN_STAMP) ## lab 2: same load vs sync/gthread/threads/Celery/broken variants (~5 min)
-	flock /tmp/course-bench.lock $(PY) -m lab2_flask_celery.diagnose $(DIAG_ARGS)
+	$(BENCH_LOCK) $(PY) -m lab2_flask_celery.diagnose $(DIAG_ARGS)
 
 gil-2: $(TRAIN_STAMP) ## lab 2: threads vs processes on the heavy path (GIL demo)
-	flock /tmp/course-bench.lock $(PY) -m lab2_flask_celery.gil_demo
+	$(BENCH_LOCK) $(PY) -m lab2_flask_celery.gil_demo
 
 bench-2: diagnose-2 gil-2 ## lab 2: diagnosis table + GIL demo (JSON/PNG in artifacts/bench/)

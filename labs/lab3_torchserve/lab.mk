@@ -19,4 +19,4 @@ lab-3: $(LAB3_MARS)
 
 # One benchmark at a time on the shared cores.
 bench-3: $(TRAIN_STAMP)
-	flock /tmp/course-bench.lock $(PY) -m lab3_torchserve.bench $(BENCH_ARGS)
+	$(BENCH_LOCK) $(PY) -m lab3_torchserve.bench $(BENCH_ARGS)

@@ -20,4 +20,4 @@ lab-4: $(LAB4_STAMP)
 	$(PY) -m lab4_tf_serving lab
 
 bench-4: $(LAB4_STAMP)
-	flock /tmp/course-bench.lock $(PY) -m lab4_tf_serving bench
+	$(BENCH_LOCK) $(PY) -m lab4_tf_serving bench

@@ -18,7 +18,7 @@ tenants-5: $(TRAIN_STAMP) ## lab 5: publish demo tenant models (acme, globex, in
 	$(PY) -m $(LAB5_PKG) tenants
 
 bench-5: $(TRAIN_STAMP) ## lab 5: real-time vs batch vs raw trade-off report
-	flock /tmp/course-bench.lock $(PY) -m $(LAB5_PKG).bench
+	$(BENCH_LOCK) $(PY) -m $(LAB5_PKG).bench
 
 .PHONY: chaos-5
 chaos-5: $(TRAIN_STAMP) ## lab 5: kill drills (SIGKILL a batch run mid-write, local and on moto S3) + memory bound

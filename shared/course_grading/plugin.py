@@ -1,10 +1,16 @@
 """pytest plugin: ``@pytest.mark.points(n)`` weights a check; ``--grade-report=PATH`` writes
 
-    {"lab": "lab1", "total": 17, "max": 20, "checks": [{"name", "points", "passed", "message"}]}
+    {"lab": "lab1", "total": 17, "max": 20,
+     "checks": [{"name", "points", "passed", "message", "task"}],
+     "tasks": {"1.3": {"title", "points", "max", "readme_points", "checks": [...]}},
+     "to_review": {"1.6": {"title", "points", "answers"}}, "warnings": [...]}
 
 Unmarked tests count one point. A test that fails in setup, call or teardown scores 0; a skipped
 test scores 0 with the skip reason as its message (graders see why, nothing is silently dropped).
-Loaded automatically through the ``pytest11`` entry point of this project.
+``@pytest.mark.task("1.3")`` files a check under a task of the lab README (``### Task 1.3 — ...
+(P points)``, found from ``--grade-readme`` or ``labs/<lab>_*/README.md``), so a task with no
+passing check still appears; written tasks (``reviewed by hand``) are listed under ``to_review``
+and kept out of the automatic total. Loaded automatically through the ``pytest11`` entry point.
 """
 
 from __future__ import annotations
@@ -16,6 +22,10 @@ from typing import Any
 
 import pytest
 
+from course_grading.readme import TaskInfo, lab_dir, read_tasks
+
+TASK_RE = re.compile(r"^\d+\.\d+$")
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("course-grading")
@@ -23,10 +33,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--grade-lab", metavar="NAME", help="lab name for the report (default: inferred)"
     )
+    group.addoption(
+        "--grade-readme",
+        metavar="PATH",
+        help="lab README announcing the tasks (default: labs/<lab>_*/README.md under the rootdir)",
+    )
+    group.addoption("--grade-student", metavar="NAME", help="student name stored in the report")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "points(n): grading weight of a check")
+    config.addinivalue_line("markers", 'task("N.M"): the README task a graded check belongs to')
     config.pluginmanager.register(Grader(config), "course-grader")
 
 
@@ -37,6 +54,17 @@ def points_of(item: pytest.Item) -> float:
     if len(marker.args) != 1 or not isinstance(marker.args[0], int | float) or marker.args[0] < 0:
         raise pytest.UsageError(f"{item.nodeid}: use @pytest.mark.points(n) with one number n >= 0")
     return float(marker.args[0])
+
+
+def task_of(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("task")
+    if marker is None:
+        return None
+    if len(marker.args) != 1 or not TASK_RE.match(
+        marker.args[0] if isinstance(marker.args[0], str) else ""
+    ):
+        raise pytest.UsageError(f'{item.nodeid}: use @pytest.mark.task("N.M"), e.g. task("1.3")')
+    return str(marker.args[0])
 
 
 def _short(report: pytest.TestReport) -> str:
@@ -57,13 +85,15 @@ class Grader:
         self.config = config
         self.checks: dict[str, dict[str, Any]] = {}
 
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        for item in items:
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # After -k/-m deselection: a check left out on purpose is not a failed one.
+        for item in session.items:
             self.checks[item.nodeid] = {
                 "name": item.nodeid,
                 "points": points_of(item),
                 "passed": None,
                 "message": "",
+                "task": task_of(item),
             }
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -80,22 +110,52 @@ class Grader:
         elif report.when == "call" and check["passed"] is None:
             check["passed"] = True
 
+    def lab(self, checks: list[dict[str, Any]]) -> str:
+        labs = {m.group(1) for c in checks if (m := re.search(r"tests/(lab\d)", c["name"]))}
+        return self.config.getoption("--grade-lab") or (
+            next(iter(labs)) if len(labs) == 1 else ("all" if labs else "course")
+        )
+
+    def readme_tasks(self, lab: str, warnings: list[str]) -> dict[str, TaskInfo]:
+        option = self.config.getoption("--grade-readme")
+        if option:
+            readme = Path(option)
+        else:
+            folder = lab_dir(self.config.rootpath, lab) if re.fullmatch(r"lab\d+", lab) else None
+            readme = folder / "README.md" if folder else None
+        if readme is None or not readme.is_file():
+            if option or any(c["task"] for c in self.checks.values()):
+                warnings.append(f"no lab README with task headings found ({readme or lab})")
+            return {}
+        return read_tasks(readme)
+
     def report(self) -> dict[str, Any]:
         checks = list(self.checks.values())
         for check in checks:
             if check["passed"] is None:
                 check["passed"] = False
                 check["message"] = check["message"] or "not run"
-        labs = {m.group(1) for c in checks if (m := re.search(r"tests/(lab\d)", c["name"]))}
-        lab = self.config.getoption("--grade-lab") or (
-            next(iter(labs)) if len(labs) == 1 else ("all" if labs else "course")
-        )
-        return {
-            "lab": lab,
-            "total": _num(sum(c["points"] for c in checks if c["passed"])),
-            "max": _num(sum(c["points"] for c in checks)),
+        lab = self.lab(checks)
+        warnings: list[str] = []
+        announced = self.readme_tasks(lab, warnings)
+        written = {t for t, info in announced.items() if info.written}
+        auto = [c for c in checks if c["task"] not in written]
+        data: dict[str, Any] = {"lab": lab}
+        if self.config.getoption("--grade-student"):
+            data["student"] = self.config.getoption("--grade-student")
+        data |= {
+            "total": _num(sum(c["points"] for c in auto if c["passed"])),
+            "max": _num(sum(c["points"] for c in auto)),
             "checks": [{**c, "points": _num(c["points"])} for c in checks],
+            "tasks": task_table(announced, checks, warnings),
+            "to_review": {
+                t: {"title": info.title, "points": info.points, "answers": f"answers/{lab}.md"}
+                for t, info in announced.items()
+                if info.written
+            },
+            "warnings": warnings,
         }
+        return data
 
     def pytest_sessionfinish(self) -> None:
         path = self.config.getoption("--grade-report")
@@ -106,7 +166,50 @@ class Grader:
         data = self.report()
         out.write_text(json.dumps(data, indent=2) + "\n")
         self.summary = f"grade {data['lab']}: {data['total']}/{data['max']} points -> {out}"
+        for warning in data["warnings"]:
+            self.summary += f"\ngrade warning: {warning}"
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if getattr(self, "summary", None):
             terminalreporter.write_line(self.summary)
+
+
+def task_table(
+    announced: dict[str, TaskInfo], checks: list[dict[str, Any]], warnings: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Per-task points, in README order, then tasks only the checks mention."""
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for check in checks:
+        if check["task"] is not None:
+            by_task.setdefault(check["task"], []).append(check)
+    table: dict[str, dict[str, Any]] = {}
+    for task in [*announced, *sorted(set(by_task) - set(announced))]:
+        info = announced.get(task)
+        mine = by_task.get(task, [])
+        carried = sum(c["points"] for c in mine)
+        if info is None:
+            warnings.append(
+                f"task {task} has checks but no '### Task {task}' heading in the README"
+            )
+        elif info.written:
+            if carried:
+                warnings.append(
+                    f"task {task} is written (reviewed by hand) but checks carry points"
+                )
+            continue
+        elif carried != info.points:
+            warnings.append(
+                f"task {task}: the README gives {_num(info.points)} points, "
+                f"its checks carry {_num(carried)}"
+            )
+        table[task] = {
+            "title": info.title if info else "",
+            "points": _num(sum(c["points"] for c in mine if c["passed"])),
+            "max": _num(carried),
+            "readme_points": _num(info.points) if info else None,
+            "checks": [
+                {"name": c["name"], "points": _num(c["points"]), "passed": c["passed"]}
+                for c in mine
+            ],
+        }
+    return table

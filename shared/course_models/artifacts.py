@@ -56,6 +56,12 @@ class ArtifactVersionMismatch(ArtifactError):
     reason = "version_mismatch"
 
 
+class ScorerMismatch(ArtifactError):
+    """The compiled (fast) churn scorer disagrees with the pipeline it was built from."""
+
+    reason = "scorer_mismatch"
+
+
 def repo_root() -> Path | None:
     """The source checkout this package lives in (editable install), if any."""
     here = Path(__file__).resolve()
@@ -195,6 +201,7 @@ class LoadedArtifact:
     path: Path
     metadata: dict[str, Any]
     model: Any
+    scorer: Any = None  # churn models: the checked fast ChurnScorer (course_models.scoring)
 
 
 def load_artifact(
@@ -212,7 +219,10 @@ def load_artifact(
         raise
     except Exception as exc:  # a file that hashes right but will not deserialise
         raise ArtifactCorrupt(f"{model_path} could not be loaded: {exc}", model_path) from exc
-    return LoadedArtifact(name, int(meta["version"]), directory, meta, model)
+    loaded = LoadedArtifact(name, int(meta["version"]), directory, meta, model)
+    from course_models.scoring import attach_checked_scorer
+
+    return attach_checked_scorer(loaded)  # refuses a churn model its fast scorer disagrees with
 
 
 def _load_model(meta: dict[str, Any], model_path: Path) -> Any:

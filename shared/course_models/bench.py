@@ -130,7 +130,7 @@ def write_report(path: str | Path, payload: dict[str, Any]) -> Path:
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "cpus": _cpu_count(),
+            "cpus": cpu_count(),
         },
         **payload,
     }
@@ -138,7 +138,8 @@ def write_report(path: str | Path, payload: dict[str, Any]) -> Path:
     return out
 
 
-def _cpu_count() -> int:
+def cpu_count() -> int:
+    """CPUs this process may run on (the affinity mask, not the machine's total)."""
     import os
 
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -154,6 +155,82 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value)}")
 
 
+@dataclass
+class Panel:
+    """One chart of a figure: ONE quantity (``unit``) on its y axis, bars grouped by ``groups``."""
+
+    title: str
+    unit: str
+    groups: Sequence[str]
+    series: dict[str, Sequence[float]]
+    log: bool = False
+
+
+def human(value: float) -> str:
+    """Numbers as people write them: 2,340 · 93.4 · 1.82 · 0.0061 (never 2.34e+03)."""
+    if value != value:  # NaN
+        return "–"
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
+    if magnitude == 0:
+        return "0"
+    if magnitude >= 0.1:
+        return f"{value:.2f}"
+    return f"{value:.2g}"
+
+
+def machine_caption() -> str:
+    """What a reader needs to weigh the numbers: where and when they were measured."""
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    where = f"{platform.system()} {platform.machine()}, {cpu_count()} CPUs"
+    return f"{where}, Python {platform.python_version()} — {when}"
+
+
+def plot_panels(
+    path: str | Path, panels: Sequence[Panel], title: str, caption: str | None = None
+) -> Path:
+    """Side-by-side bar charts as one PNG; each panel has its own axis and unit.
+
+    The machine and date are always in the caption, so a screenshot is never quoted
+    without its context.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    widths = [max(4.0, 1.3 * len(p.groups) * max(1, len(p.series)) ** 0.5) for p in panels]
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(sum(widths), 4.6), squeeze=False, width_ratios=widths
+    )
+    for ax, panel in zip(axes[0], panels, strict=True):
+        x = np.arange(len(panel.groups))
+        width = 0.8 / max(1, len(panel.series))
+        for i, (name, values) in enumerate(panel.series.items()):
+            bars = ax.bar(x + i * width - 0.4 + width / 2, values, width, label=name)
+            ax.bar_label(bars, labels=[human(float(v)) for v in values], fontsize=7)
+        ax.set_xticks(x, panel.groups, rotation=15, ha="right")
+        ax.set_ylabel(panel.unit)
+        ax.set_title(panel.title, fontsize=10)
+        if panel.log:
+            ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: human(v)))
+        if len(panel.series) > 1:
+            ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.text(0.5, 0.01, caption or machine_caption(), ha="center", fontsize=8, color="0.35")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 def bar_plot(
     path: str | Path,
     groups: Sequence[str],
@@ -162,27 +239,5 @@ def bar_plot(
     title: str,
     log: bool = False,
 ) -> Path:
-    """Grouped bar chart as PNG (matplotlib's Agg backend; no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    x = np.arange(len(groups))
-    width = 0.8 / max(1, len(series))
-    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(groups)), 4))
-    for i, (name, values) in enumerate(series.items()):
-        bars = ax.bar(x + i * width - 0.4 + width / 2, values, width, label=name)
-        ax.bar_label(bars, fmt="%.3g", fontsize=7)
-    ax.set_xticks(x, groups, rotation=15)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    if log:
-        ax.set_yscale("log")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    """One-panel shorthand for ``plot_panels`` (kept for the labs' existing calls)."""
+    return plot_panels(path, [Panel(title, ylabel, groups, series, log)], title)

@@ -13,6 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+if __package__:
+    from course_models import sysdeps
+else:  # run as a script by `make doctor`, before the venv exists: sysdeps.py sits beside it
+    import sysdeps
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_PY = ROOT / ".venv" / "bin" / "python"
 OK, WARN, BAD = "ok  ", "warn", "MISS"
@@ -50,6 +55,33 @@ def port_free(port: int) -> bool:
             return True
         except OSError:
             return False
+
+
+def _system_packages() -> None:
+    """Java and redis-server, found the way ``make setup`` finds them (sysdeps.py)."""
+    java = run(["java", "-version"])
+    major = sysdeps.java_version()
+    jdk = sysdeps.homebrew_jdk()
+    if (major or 0) >= 17:
+        line(OK, "java 17 (lab 3)", java.splitlines()[0])
+    elif jdk is not None:
+        line(
+            WARN, "java 17 (lab 3)", f"Homebrew JDK in {jdk}, not on PATH", sysdeps.java_path_hint()
+        )
+    else:
+        line(
+            BAD,
+            "java 17 (lab 3)",
+            java.splitlines()[0] if java else "not found",
+            "make setup installs it (apt: openjdk-17-jre-headless; macOS: brew install openjdk@17)",
+        )
+    redis = shutil.which("redis-server")
+    line(
+        OK if redis else BAD,
+        "redis-server (lab 2)",
+        run(["redis-server", "--version"])[:60] if redis else "not found",
+        "make setup installs it (apt: redis-server; macOS: brew install redis)",
+    )
 
 
 def main() -> int:
@@ -92,21 +124,7 @@ def main() -> int:
         OK if trained else WARN, "trained models", ", ".join(trained) or "none", "run `make train`"
     )
 
-    java = run(["java", "-version"])
-    m = re.search(r'version "(\d+)', java)
-    line(
-        OK if m and int(m.group(1)) >= 17 else BAD,
-        "java 17 (lab 3)",
-        java.splitlines()[0] if java else "not found",
-        "apt-get install openjdk-17-jre-headless (macOS: brew install openjdk@17)",
-    )
-    redis = shutil.which("redis-server")
-    line(
-        OK if redis else BAD,
-        "redis-server (lab 2)",
-        run(["redis-server", "--version"])[:60] if redis else "not found",
-        "apt-get install redis-server (macOS: brew install redis)",
-    )
+    _system_packages()
     engine = next(
         (t for t in ("docker", "podman") if shutil.which(t) and succeeds([t, "info"])), None
     )

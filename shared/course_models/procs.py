@@ -34,41 +34,69 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
-def wait_until(
-    check: Callable[[], bool], timeout: float, interval: float = 0.2, what: str = ""
+RETRYABLE: tuple[type[BaseException], ...] = (OSError, httpx.HTTPError)
+
+
+def pick_port(preferred: int | None, host: str = "127.0.0.1") -> int:
+    """The preferred port when it is free (docs and muscle memory), else any free one."""
+    return preferred if preferred and port_is_free(preferred, host) else free_port(host)
+
+
+class ProcessDied(RuntimeError):
+    """A child we were waiting for exited; the message names its log so nobody waits 60 s."""
+
+
+def check_alive(
+    proc: subprocess.Popen | None, log: str | Path | None = None, what: str = ""
 ) -> None:
+    if proc is not None and proc.poll() is not None:
+        where = f": see {log}" if log else ""
+        tail_text = f"\n{tail(log, 15)}" if log else ""
+        raise ProcessDied(
+            f"{what or proc.args} exited with code {proc.returncode}{where}{tail_text}"
+        )
+
+
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float,
+    interval: float = 0.2,
+    what: str = "",
+    proc: subprocess.Popen | None = None,
+    log: str | Path | None = None,
+    retry_on: tuple[type[BaseException], ...] = RETRYABLE,
+) -> None:
+    """Poll ``check`` until true. Fails at once if ``proc`` died (naming ``log``); only
+    ``retry_on`` errors (connection refused while a server starts) are retried, anything else
+    is a bug in the check and propagates."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
+        check_alive(proc, log, what)
         try:
             if check():
                 return
-        except Exception:
+        except retry_on:
             pass
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what or check}")
         time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what or check}")
 
 
 def wait_http(
-    url: str, timeout: float = 60.0, status: int = 200, proc: subprocess.Popen | None = None
+    url: str,
+    timeout: float = 60.0,
+    status: int = 200,
+    proc: subprocess.Popen | None = None,
+    log: str | Path | None = None,
 ) -> None:
     """Poll ``url`` until it answers ``status``; fail fast if ``proc`` died meanwhile."""
-
-    def ok() -> bool:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before {url} came up")
-        return httpx.get(url, timeout=2.0).status_code == status
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if ok():
-                return
-        except RuntimeError:
-            raise
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer {status} within {timeout:.0f}s")
+    wait_until(
+        lambda: httpx.get(url, timeout=2.0).status_code == status,
+        timeout,
+        what=f"{url} to answer {status}",
+        proc=proc,
+        log=log,
+    )
 
 
 def venv_bin(name: str) -> str:

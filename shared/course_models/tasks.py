@@ -1,9 +1,9 @@
 """What a student-edition stub raises: the lab answers it with a clear error naming the task.
 
-Task regions in the labs' code are marked ``# BEGIN TASK N.M`` ... ``# END TASK N.M``; the student
-edition (``python -m course_grading student``) replaces each by its stub, which raises this. Services
-turn it into a 501 JSON answer and CLIs into one line on stderr with exit code 2, so a student
-sees which task is missing instead of a traceback.
+Task regions in the labs' code are marked ``# BEGIN TASK N.M`` ... ``# END TASK N.M``; the
+student edition (``python -m course_grading student``) replaces each by its stub, which raises
+this. Services turn it into a 501 JSON answer and CLIs into one line on stderr with exit code
+2, so a student sees which task is missing instead of a traceback.
 """
 
 from __future__ import annotations

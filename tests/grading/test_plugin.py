@@ -74,3 +74,113 @@ def test_no_report_without_option(pytester):
     pytester.makepyfile(test_sample=SAMPLE)
     pytester.runpytest()
     assert not list(pytester.path.rglob("*.json"))
+
+
+TASKS_README = """\
+# Lab 9
+
+## Your tasks
+### Task 9.1 — Add (3 points)
+### Task 9.2 — Nothing passes here (2 points)
+### Task 9.3 — Explain (4 points, written, reviewed by hand)
+### Task 9.4 — Wrong points (5 points)
+"""
+
+TASK_CHECKS = """
+import pytest
+
+@pytest.mark.task("9.1")
+@pytest.mark.points(2)
+def test_add():
+    assert True
+
+@pytest.mark.task("9.1")
+@pytest.mark.points(1)
+def test_add_more():
+    assert True
+
+@pytest.mark.task("9.2")
+@pytest.mark.points(2)
+def test_nothing():
+    raise NotImplementedError("task 9.2 not implemented: nothing")
+
+@pytest.mark.task("9.4")
+@pytest.mark.points(1)
+def test_wrong_points():
+    assert True
+
+@pytest.mark.task("9.7")
+@pytest.mark.points(1)
+def test_unannounced():
+    assert True
+
+@pytest.mark.points(0)
+def test_internals():
+    assert True
+"""
+
+
+def run_tasks(pytester, *args):
+    pytester.makefile(".md", **{"labs/lab9_demo/README": TASKS_README})
+    pytester.makepyfile(test_tasks=TASK_CHECKS)
+    report = pytester.path / "grade.json"
+    result = pytester.runpytest(f"--grade-report={report}", "--grade-lab=lab9", *args)
+    return result, json.loads(report.read_text())
+
+
+def test_report_has_per_task_points_from_the_readme(pytester):
+    result, data = run_tasks(pytester, "--grade-student=alice")
+    assert data["student"] == "alice"
+    assert (data["total"], data["max"]) == (5, 7)
+    tasks = data["tasks"]
+    assert list(tasks) == ["9.1", "9.2", "9.4", "9.7"]
+    assert tasks["9.1"] | {"checks": None} == {
+        "title": "Add",
+        "points": 3,
+        "max": 3,
+        "readme_points": 3,
+        "checks": None,
+    }
+    assert [c["passed"] for c in tasks["9.1"]["checks"]] == [True, True]
+    assert (tasks["9.2"]["points"], tasks["9.2"]["max"]) == (0, 2)
+    assert data["to_review"] == {
+        "9.3": {"title": "Explain", "points": 4, "answers": "answers/lab9.md"}
+    }
+    assert data["warnings"] == [
+        "task 9.4: the README gives 5 points, its checks carry 1",
+        "task 9.7 has checks but no '### Task 9.7' heading in the README",
+    ]
+    assert "grade warning: task 9.4" in result.stdout.str()
+    checks = {c["name"].split("::")[-1]: c for c in data["checks"]}
+    assert checks["test_add"]["task"] == "9.1" and checks["test_internals"]["task"] is None
+
+
+def test_a_task_without_checks_still_appears(pytester):
+    pytester.makefile(".md", **{"labs/lab9_demo/README": TASKS_README})
+    pytester.makepyfile(test_none="import pytest\n@pytest.mark.points(0)\ndef test_x(): pass\n")
+    report = pytester.path / "g.json"
+    pytester.runpytest(f"--grade-report={report}", "--grade-lab=lab9")
+    data = json.loads(report.read_text())
+    assert data["tasks"]["9.2"] == {
+        "title": "Nothing passes here",
+        "points": 0,
+        "max": 0,
+        "readme_points": 2,
+        "checks": [],
+    }
+    assert "task 9.2: the README gives 2 points, its checks carry 0" in data["warnings"]
+
+
+def test_readme_can_be_given_explicitly(pytester):
+    readme = pytester.makefile(".md", elsewhere=TASKS_README)
+    pytester.makepyfile(test_tasks=TASK_CHECKS)
+    report = pytester.path / "g.json"
+    pytester.runpytest(f"--grade-report={report}", f"--grade-readme={readme}")
+    assert json.loads(report.read_text())["tasks"]["9.1"]["title"] == "Add"
+
+
+def test_bad_task_marker_is_a_usage_error(pytester):
+    pytester.makepyfile(test_bad="import pytest\n@pytest.mark.task(1.3)\ndef test_x(): pass\n")
+    result = pytester.runpytest("--grade-report=g.json")
+    assert result.ret != 0
+    assert 'use @pytest.mark.task("N.M")' in result.stdout.str() + result.stderr.str()

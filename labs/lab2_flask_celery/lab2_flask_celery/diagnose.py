@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course_models.artifacts import artifacts_root
-from course_models.bench import _cpu_count, bar_plot, print_table, write_report
+from course_models.bench import bar_plot, cpu_count, print_table, write_report
 from course_models.procs import free_port, stop, venv_bin
 from lab2_flask_celery.services import LAB_DIR, start_gunicorn, start_redis, start_worker
 
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             "seconds_per_config": args.seconds,
             "users": {"light": args.light, "heavy": args.heavy},
-            "cpus": _cpu_count(),
+            "cpus": cpu_count(),
             "configs": {c.name: c.what for c in chosen},
             "rows": rows,
             "summary": summary,

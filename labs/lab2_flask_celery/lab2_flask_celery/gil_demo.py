@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from course_models.artifacts import artifacts_root
-from course_models.bench import _cpu_count, print_table, write_report
+from course_models.bench import cpu_count, print_table, write_report
 from course_models.datasets import make_churn
 from course_models.tabular import example_record
 from lab2_flask_celery.model import get_model
@@ -56,7 +56,7 @@ def timed(fn: Callable[[], object]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=_cpu_count())
+    parser.add_argument("--jobs", type=int, default=cpu_count())
     args = parser.parse_args(argv)
     n = max(2, args.jobs)
     get_model()  # loaded before forking: every process starts with it
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
             print(f"  {name}: done", flush=True)
-    table = print_table(rows, f"GIL demo: {n} jobs on {_cpu_count()} cores")
+    table = print_table(rows, f"GIL demo: {n} jobs on {cpu_count()} cores")
     report = write_report(
         artifacts_root() / "bench" / "lab2_gil.json", {"rows": rows, "table": table}
     )
