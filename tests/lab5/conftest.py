@@ -30,10 +30,6 @@ from lab5_batch_vs_realtime.stack import serve_command  # noqa: E402
 from lab5_batch_vs_realtime.tenants import publish_demo_tenants, publish_tenant_version  # noqa: E402
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "task(id): the assignment task a graded check belongs to")
-
-
 @dataclasses.dataclass(frozen=True)
 class Service:
     """A running lab 5 service: its URL and the tenant registry folder it reads."""
