@@ -276,3 +276,32 @@ def test_settings_have_bounds_and_literals(monkeypatch):
     monkeypatch.delenv("LAB5_LOG_LEVEL")
     monkeypatch.setenv("LAB5_AIRFLOW_PORT", "18085")
     assert Settings().airflow_port == 18085
+
+
+def test_ready_is_503_scorer_mismatch_when_the_fast_scorer_disagrees(lab5_settings, monkeypatch):
+    import course_models.scoring as shared_scoring
+
+    compile_estimator = shared_scoring._compile_estimator
+
+    def off_by_a_little(estimator):
+        predict = compile_estimator(estimator)
+        return lambda x: predict(x) + 1e-7
+
+    monkeypatch.setattr(shared_scoring, "_compile_estimator", off_by_a_little)
+    with make_client(lab5_settings) as c:
+        ready = c.get("/ready")
+        assert ready.status_code == 503 and ready.json()["reason"] == "scorer_mismatch"
+        reasons = [e["reason"] for e in ready.json()["errors"]]
+        assert reasons.count("scorer_mismatch") == 2, reasons  # v1 and v2 both refused
+        refused = c.post("/predict", json=body())
+        assert refused.status_code == 503 and refused.json()["reason"] == "scorer_mismatch"
+
+
+def test_pipeline_scorer_setting_gives_the_same_numbers(lab5_settings):
+    answers = {}
+    for mode in ("fast", "pipeline"):
+        with make_client(lab5_settings, scorer=mode) as c:
+            r = c.post("/predict", json=body(), headers={"X-Model-Version": "2"})
+            assert r.status_code == 200, r.text
+            answers[mode] = r.json()["churn_probability"]
+    assert answers["fast"] == answers["pipeline"]

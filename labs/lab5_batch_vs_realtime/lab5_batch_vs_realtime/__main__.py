@@ -63,7 +63,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     print(
         f"rows in {summary['rows_in']:,}  rows out {summary['rows_out']:,}  "
         f"{summary['seconds']:.2f} s  {summary['rows_per_s']:,.0f} rows/s  "
-        f"model v{summary['model_version']}  -> {summary['output']}",
+        f"model v{summary['model_version']}  peak RSS {summary['peak_rss_mb']:.0f} MB  "
+        f"-> {summary['output']}",
         flush=True,
     )
     return 0

@@ -134,7 +134,8 @@ class Runtime:
         models, errors = {}, []
         for v in list_versions(MODEL_NAME, self.settings.artifacts_dir):
             try:
-                models[v] = model_of(load_artifact(MODEL_NAME, v, self.settings.artifacts_dir))
+                art = load_artifact(MODEL_NAME, v, self.settings.artifacts_dir)
+                models[v] = model_of(art, self.settings.scorer)
             except ArtifactError as exc:
                 errors.append(exc.to_dict())
         try:
@@ -147,6 +148,11 @@ class Runtime:
     @property
     def ready(self) -> bool:
         return self.router is not None and not self.errors
+
+    @property
+    def not_ready_reason(self) -> str:
+        """The first problem's code (``scorer_mismatch``, ``corrupt``...), else ``not_ready``."""
+        return self.errors[0]["reason"] if self.errors else "not_ready"
 
 
 class ApiError(Exception):
@@ -225,7 +231,7 @@ def health() -> dict[str, str]:
 @ops.get("/ready", responses={503: {"description": "models not loaded"}})
 def ready(rt: RuntimeDep):
     if not rt.ready:
-        raise ApiError(503, "not_ready", "models are not loaded", errors=rt.errors)
+        raise ApiError(503, rt.not_ready_reason, "models are not loaded", errors=rt.errors)
     return {"status": "ready", "versions": sorted(rt.models)}
 
 
@@ -248,10 +254,10 @@ def prometheus(rt: RuntimeDep) -> Response:
     return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _score(rt: Runtime, model: Any, features: dict, schema: int, served: int, tenant: str) -> float:
-    """P(churns) with the model's feature schema; latency counted under the served version."""
+def _score(rt: Runtime, model: Any, features: dict, served: int, tenant: str) -> float:
+    """P(churns) with the model's own feature schema; latency counted under the served version."""
     t0 = time.perf_counter()
-    p = float(score_records(model, [features], schema)[0])
+    p = float(score_records(model, [features])[0])
     rt.metrics.latency.labels(str(served), tenant).observe(time.perf_counter() - t0)
     return p
 
@@ -262,7 +268,7 @@ def shadow_score(rt: Runtime, features: dict, served: int, served_p: float, eid:
     model = rt.models.get(version)
     if model is None:
         return
-    p = float(score_records(model, [features], version)[0])
+    p = float(score_records(model, [features])[0])
     agreed = contract.label_for(p) == contract.label_for(served_p)
     rt.metrics.shadow.labels(str(version), str(agreed).lower()).inc()
     log.info(
@@ -289,13 +295,13 @@ def predict(
     # A plain `def`: FastAPI runs it in its thread pool, so CPU-bound scoring does not stall the
     # event loop that accepts other connections.
     if not rt.ready:
-        raise ApiError(503, "not_ready", "models are not loaded", errors=rt.errors)
+        raise ApiError(503, rt.not_ready_reason, "models are not loaded", errors=rt.errors)
     try:
         version, route = rt.router.choose(body.entity_id, x_model_version)
     except UnknownVersion as exc:
         raise ApiError(404, "unknown_version", str(exc), available=exc.available) from exc
     features = body.features.model_dump(mode="json")
-    p = _score(rt, rt.models[version], features, version, version, "")
+    p = _score(rt, rt.models[version], features, version, "")
     rt.metrics.predictions.labels(str(version), route, "").inc()
     response.headers["X-Model-Version"] = str(version)
     response.headers["X-Model-Route"] = route
@@ -327,9 +333,7 @@ async def tenant_predict(tenant: TenantPath, rt: RuntimeDep, body: BodyDep, resp
         raise ApiError(503, exc.reason, str(exc), tenant=tenant) from exc
     rt.metrics.tenants_loaded.set(len(rt.tenants.loaded()))
     features = body.features.model_dump(mode="json")
-    p = await asyncio.to_thread(
-        _score, rt, tm.model, features, tm.schema_version, tm.version, tenant
-    )
+    p = await asyncio.to_thread(_score, rt, tm.model, features, tm.version, tenant)
     rt.metrics.predictions.labels(str(tm.version), "tenant", tenant).inc()
     response.headers.update(
         {"X-Model-Version": str(tm.version), "X-Model-Route": "tenant", "X-Tenant": tenant}

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         2**20, ge=1024, le=16 * 2**20, description="larger request bodies get 413"
     )
+    scorer: Literal["fast", "pipeline"] = Field(
+        "fast",
+        description="fast: the compiled, load-checked ChurnScorer; pipeline: sklearn's Pipeline "
+        "(slow, for comparison). Used by /predict and the batch CLI",
+    )
 
     # --- Airflow (make lab-5) ---------------------------------------------------------------
     airflow_port: int = Field(8085, ge=1, le=65535, description="preferred Airflow API/UI port")
