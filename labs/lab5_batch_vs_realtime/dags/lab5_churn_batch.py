@@ -30,7 +30,7 @@ from lab5_batch_vs_realtime.settings import get_settings
 RETRY_DELAY = timedelta(seconds=get_settings().retry_delay_seconds)
 
 
-# BEGIN TASK 5.4: the daily batch DAG (land -> score -> validate, retries, no partial output)
+# BEGIN TASK 5.5: the daily batch DAG (land -> score -> validate, retries, no partial output)
 @dag(
     dag_id="lab5_churn_batch",
     description="Land a day's customers, score them with the churn model, validate the output",
@@ -104,10 +104,10 @@ def lab5_churn_batch():
 # def lab5_churn_batch():
 #     @task(retries=0)
 #     def todo() -> None:
-#         raise TaskNotImplemented("5.4", "the daily batch DAG (land -> score -> validate)")
+#         raise TaskNotImplemented("5.5", "the daily batch DAG (land -> score -> validate)")
 #
 #     todo()
-# END TASK 5.4
+# END TASK 5.5
 
 
 lab5_churn_batch()
