@@ -203,7 +203,9 @@ def plot(path: Path, rows: list[dict], memory: list[dict]) -> None:
                 [f"{m['rows']:,} rows" for m in memory],
                 {
                     "peak RSS": [m["peak_rss_mb"] for m in memory],
-                    "the input as one pandas frame (what not chunking adds)": [m["whole_input_as_pandas_mb"] for m in memory],
+                    "the input as one pandas frame (what not chunking adds)": [
+                        m["whole_input_as_pandas_mb"] for m in memory
+                    ],
                 },
             )
         )
