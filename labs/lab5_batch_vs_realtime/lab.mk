@@ -19,3 +19,7 @@ tenants-5: $(TRAIN_STAMP) ## lab 5: publish demo tenant models (acme, globex, in
 
 bench-5: $(TRAIN_STAMP) ## lab 5: real-time vs batch vs raw trade-off report
 	$(BENCH_LOCK) $(PY) -m $(LAB5_PKG).bench
+
+.PHONY: chaos-5
+chaos-5: $(TRAIN_STAMP) ## lab 5: kill drills (SIGKILL a batch run mid-write, local and on moto S3) + memory bound
+	$(PY) -m pytest tests/lab5/test_chaos.py -m "not containers" -v $(PYTEST_ARGS)

@@ -189,6 +189,8 @@ def check_lab5(stack: Stack) -> None:
     health = httpx.get(stack.url("LAB5_AIRFLOW_HOST_PORT") + "/api/v2/monitor/health", timeout=30)
     assert health.status_code == 200, health.text
     # The batch path: the DAG, run inside the Airflow container, writes Parquet to the bucket.
+    # The DAG arrives paused (is_paused_upon_creation=True), so the scheduler never starts a run
+    # of its own: `dags test` runs the only run of this day, deterministically.
     day = "2026-11-24"
     stack.run("exec", "lab5-airflow", "airflow", "dags", "test", "lab5_churn_batch", day)
     s3 = boto3.client(
@@ -198,11 +200,12 @@ def check_lab5(stack: Stack) -> None:
         aws_access_key_id="minioadmin",
         aws_secret_access_key="minioadmin",
     )
-    keys = [
-        o["Key"]
-        for o in s3.list_objects_v2(Bucket="lab5", Prefix="predictions/").get("Contents", [])
-    ]
-    assert any(day in k and k.endswith(".parquet") for k in keys), keys
+    import json
+
+    prefix = f"predictions/date={day}/"
+    manifest = json.loads(s3.get_object(Bucket="lab5", Key=prefix + "_SUCCESS")["Body"].read())
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket="lab5", Prefix=prefix).get("Contents", [])}
+    assert manifest["files"] and all(prefix + name in keys for name in manifest["files"]), keys
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ here, at import time, before any test module can import airflow."""
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -20,9 +21,51 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS_FOLDER)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["LAB5_RETRY_DELAY_SECONDS"] = "1"  # read when the DAG file is parsed
 
+import httpx  # noqa: E402
+
 from course_models import procs  # noqa: E402
+from course_models.artifacts import artifacts_root  # noqa: E402
 from lab5_batch_vs_realtime.settings import Settings  # noqa: E402
-from lab5_batch_vs_realtime.tenants import publish_tenant_version  # noqa: E402
+from lab5_batch_vs_realtime.stack import serve_command  # noqa: E402
+from lab5_batch_vs_realtime.tenants import publish_demo_tenants, publish_tenant_version  # noqa: E402
+
+
+@dataclasses.dataclass(frozen=True)
+class Service:
+    """A running lab 5 service: its URL and the tenant registry folder it reads."""
+
+    url: str
+    tenants_dir: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+
+@pytest.fixture(scope="session")
+def lab5_service(tmp_path_factory, trained_artifacts):
+    """``LAB5_URL`` when set (then ``LAB5_TENANTS_DIR`` must be that service's registry and
+    ``LAB5_MAX_TENANTS=2``), else the submission's own service started with ``serve_command``
+    on a free port: default A/B weights, 2 tenants in memory, newer versions seen at once."""
+    url = os.environ.get("LAB5_URL")
+    if url:
+        tenants = Path(os.environ["LAB5_TENANTS_DIR"])
+        publish_demo_tenants(Settings(tenants_dir=tenants))
+        yield Service(url.rstrip("/"), tenants)
+        return
+    work = tmp_path_factory.mktemp("lab5-service")
+    env = {
+        "LAB5_ARTIFACTS_DIR": str(artifacts_root()),
+        "LAB5_TENANTS_DIR": str(work / "tenants"),
+        "LAB5_MAX_TENANTS": "2",
+        "LAB5_TENANT_CHECK_SECONDS": "0",
+        "LAB5_AB_WEIGHTS": '{"1": 0.5, "2": 0.5}',
+    }
+    publish_demo_tenants(Settings(tenants_dir=work / "tenants"))
+    port = procs.free_port()
+    with procs.running(serve_command(port), env=env, log=work / "serve.log") as proc:
+        base = f"http://127.0.0.1:{port}"
+        procs.wait_http(f"{base}/ready", timeout=90, proc=proc)
+        yield Service(base, work / "tenants")
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The batch pipeline on the local file system: chunked, committed, idempotent, crash-safe."""
+"""The batch pipeline on the local file system: chunked, committed, idempotent, crash-safe.
+Reference-implementation checks (0 points; the graded specifications are in test_tasks.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from lab5_batch_vs_realtime.batch import (
     run_batch,
     validate_partition,
 )
-from lab5_batch_vs_realtime.storage import LocalStorage, join
+from lab5_batch_vs_realtime.storage import join, store_for
+
+pytestmark = pytest.mark.points(0)
 
 DAY = "2026-11-24"
 
@@ -28,7 +31,6 @@ def _ids(partition: Path) -> list[int]:
     return pq.read_table(partition, columns=["customer_id"]).column(0).to_pylist()
 
 
-@pytest.mark.points(2)
 def test_cli_scores_a_parquet_folder_in_chunks_with_a_summary(tmp_path, lab5_settings):
     src = tmp_path / "raw"
     write_churn_parquet(src, 5000, rows_per_file=2000)  # three input files
@@ -59,13 +61,12 @@ def test_cli_scores_a_parquet_folder_in_chunks_with_a_summary(tmp_path, lab5_set
     manifest = json.loads((part / "_SUCCESS").read_text())
     assert manifest["rows"] == 5000 and manifest["model_version"] == 2
     # rows_per_file=2500 in the test settings: output rolls over to a second file.
-    assert manifest["files"] == ["part-00000.parquet", "part-00001.parquet"]
+    assert manifest["files"] == ["part-0.parquet", "part-1.parquet"]
     table = pq.read_table(part)
     assert table.column_names[:3] == ["customer_id", "churn_probability", "model_version"]
     assert _ids(part) == list(range(5000))
 
 
-@pytest.mark.points(1)
 def test_reads_in_bounded_chunks(tmp_path, lab5_settings):
     src = tmp_path / "raw"
     write_churn_parquet(src, 4500, rows_per_file=4500)
@@ -75,7 +76,6 @@ def test_reads_in_bounded_chunks(tmp_path, lab5_settings):
     assert summary["rows_in"] == summary["rows_out"] == 4500
 
 
-@pytest.mark.points(3)
 def test_rerun_of_a_date_replaces_its_partition(lab5_settings):
     s = lab5_settings
     landed = land_day(DAY, s)
@@ -85,7 +85,7 @@ def test_rerun_of_a_date_replaces_its_partition(lab5_settings):
     ids = _ids(part)
     assert first["rows_out"] == second["rows_out"] == landed["rows"] == 3000
     assert len(ids) == len(set(ids)) == 3000, "a rerun must not duplicate rows"
-    manifest = LocalStorage().read_manifest(str(part))
+    manifest = store_for(".").read_manifest(str(part))
     assert manifest["run_id"] == second["run_id"] != first["run_id"]
     assert validate_partition(landed["input"], s.output_uri, DAY, s)["rows_out"] == 3000
     # Landing is idempotent too: same date, same customers.
@@ -94,7 +94,6 @@ def test_rerun_of_a_date_replaces_its_partition(lab5_settings):
     assert validate_partition(again["input"], s.output_uri, DAY, s)["rows_in"] == 3000
 
 
-@pytest.mark.points(3)
 def test_crash_mid_run_leaves_previous_output_untouched_and_retry_succeeds(lab5_settings):
     s = lab5_settings
     landed = land_day(DAY, s)
@@ -102,15 +101,15 @@ def test_crash_mid_run_leaves_previous_output_untouched_and_retry_succeeds(lab5_
     with pytest.raises(InjectedFailure):
         run_batch(landed["input"], s.output_uri, DAY, settings=s, fail_after_chunks=2)
     part = Path(s.output_uri) / partition_name(DAY)
-    assert LocalStorage().read_manifest(str(part))["run_id"] == good["run_id"]
+    assert store_for(".").read_manifest(str(part))["run_id"] == good["run_id"]
     assert len(_ids(part)) == 3000, "the crashed run must not be visible"
-    staging = Path(s.output_uri) / "_staging"
-    assert not any(staging.iterdir()), "the crashed run's staging must be cleaned up"
+    staging = Path(s.output_uri) / "_staging" / partition_name(DAY)
+    assert not list(staging.rglob("*.parquet")), "a failing run removes its own staging"
     retry = run_batch(landed["input"], s.output_uri, DAY, settings=s)
     assert retry["rows_out"] == 3000 and len(set(_ids(part))) == 3000
+    assert not staging.exists()
 
 
-@pytest.mark.points(1)
 def test_validation_catches_a_partition_that_does_not_match_its_input(lab5_settings, tmp_path):
     s = lab5_settings
     landed = land_day(DAY, s)
@@ -120,9 +119,14 @@ def test_validation_catches_a_partition_that_does_not_match_its_input(lab5_setti
         validate_partition(other_day["input"], s.output_uri, DAY, s)
     with pytest.raises(ValidationFailed, match="never committed"):
         validate_partition(landed["input"], s.output_uri, "2026-01-01", s)
-    # a stray file (e.g. a writer that bypassed the commit) is reported
+    # a stray file (a writer that bypassed the commit) is reported, not judged: readers that
+    # follow the manifest never see it
     (Path(s.output_uri) / partition_name(DAY) / "stray.parquet").write_bytes(b"x")
-    with pytest.raises(ValidationFailed, match="not in the manifest"):
+    report = validate_partition(landed["input"], s.output_uri, DAY, s)
+    assert report["ignored_files"] == ["stray.parquet"] and report["rows_out"] == 3000
+    # a file the manifest names but that is gone fails
+    (Path(s.output_uri) / partition_name(DAY) / "part-0.parquet").unlink()
+    with pytest.raises(ValidationFailed, match="missing"):
         validate_partition(landed["input"], s.output_uri, DAY, s)
 
 
@@ -131,4 +135,4 @@ def test_days_map_to_distinct_deterministic_rows(lab5_settings):
     a = land_day("2026-11-24", s, rows=100)
     b = land_day("2026-11-25", s, rows=100)
     assert b["start_row"] - a["start_row"] == s.rows_per_day
-    assert pq.read_table(join(a["input"], "part-00000.parquet")).num_rows == 100
+    assert pq.read_table(join(a["input"], "part-0.parquet")).num_rows == 100

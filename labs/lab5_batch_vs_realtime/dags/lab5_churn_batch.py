@@ -4,6 +4,12 @@
 `run_batch` the CLI uses) into a date partition, `validate` checks rows in == rows out and no
 duplicate ids. Storage and sizes come from `LAB5_*` variables (see the lab README).
 
+The DAG arrives **paused** (`is_paused_upon_creation=True`) with a daily, catchup-free schedule:
+nothing runs until you ask. `airflow dags test lab5_churn_batch 2026-11-24` runs one day in-process
+(no scheduler involved); `airflow dags unpause` lets the scheduler run it daily, and a trigger
+with its own run id (`airflow dags trigger --run-id day-2026-11-24 --conf ...`) queues behind a
+scheduled run instead of racing it (`max_active_runs=1`).
+
 Trigger a manual run with config, e.g. `{"date": "2026-11-24", "rows": 50000}`;
 `{"fail_first_attempts": 1}` makes the first `score` attempt crash half-way, to watch a retry
 replace the staged output without anything partial becoming visible.
@@ -11,22 +17,27 @@ replace the staged output without anything partial becoming visible.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
-# Only the standard library and the Task SDK at import time: the DAG processor parses this file
-# every few seconds, so pandas, sklearn and the model are imported inside the tasks.
-RETRY_DELAY = timedelta(seconds=float(os.environ.get("LAB5_RETRY_DELAY_SECONDS", "20")))
+from course_models.tasks import TaskNotImplemented  # noqa: F401 (the student edition's stub)
+from lab5_batch_vs_realtime.settings import get_settings
+
+# Only light imports at parse time (the standard library, the Task SDK, pydantic settings): the
+# DAG processor parses this file every few seconds, so pandas, sklearn and the model are
+# imported inside the tasks.
+RETRY_DELAY = timedelta(seconds=get_settings().retry_delay_seconds)
 
 
+# BEGIN TASK 5.5: the daily batch DAG (land -> score -> validate, retries, no partial output)
 @dag(
     dag_id="lab5_churn_batch",
     description="Land a day's customers, score them with the churn model, validate the output",
     schedule="@daily",
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
+    is_paused_upon_creation=True,
     max_active_runs=1,
     default_args={"owner": "lab5", "retries": 2, "retry_delay": RETRY_DELAY},
     params={
@@ -47,7 +58,6 @@ def lab5_churn_batch():
     @task(retries=3)
     def land_input(params=None, logical_date=None, dag_run=None) -> dict:
         from lab5_batch_vs_realtime.batch import land_day, parse_date
-        from lab5_batch_vs_realtime.settings import get_settings
 
         # Manual runs in Airflow 3 have no logical date: fall back to the param, then run_after.
         when = params.get("date") or logical_date or dag_run.run_after
@@ -58,7 +68,6 @@ def lab5_churn_batch():
     @task
     def score(landed: dict, params=None, ti=None) -> dict:
         from lab5_batch_vs_realtime.batch import run_batch
-        from lab5_batch_vs_realtime.settings import get_settings
 
         s = get_settings()
         crash = ti.try_number <= int(params.get("fail_first_attempts") or 0)
@@ -76,7 +85,6 @@ def lab5_churn_batch():
         from airflow.sdk.exceptions import AirflowFailException
 
         from lab5_batch_vs_realtime.batch import ValidationFailed, validate_partition
-        from lab5_batch_vs_realtime.settings import get_settings
 
         s = get_settings()
         try:
@@ -89,6 +97,17 @@ def lab5_churn_batch():
 
     landed = land_input()
     validate(landed, score(landed))
+
+
+# STUB
+# @dag(dag_id="lab5_churn_batch", schedule=None, start_date=datetime(2026, 1, 1, tzinfo=UTC))
+# def lab5_churn_batch():
+#     @task(retries=0)
+#     def todo() -> None:
+#         raise TaskNotImplemented("5.5", "the daily batch DAG (land -> score -> validate)")
+#
+#     todo()
+# END TASK 5.5
 
 
 lab5_churn_batch()

@@ -16,6 +16,7 @@ import json
 import sys
 from datetime import date
 
+from course_models.tasks import CLI_EXIT_CODE, TaskNotImplemented
 from lab5_batch_vs_realtime.settings import get_settings
 
 
@@ -30,7 +31,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     s = get_settings()
     uvicorn.run(
-        create_app(s), host=args.host or s.host, port=args.port or s.port, log_level="warning"
+        create_app(s), host=args.host or s.host, port=args.port or s.port, log_level=s.log_level
     )
     return 0
 
@@ -57,11 +58,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
         settings=s,
         progress=not args.no_progress,
         fail_after_chunks=args.fail_after_chunks,
+        drill=args.drill,
     )
     print(
         f"rows in {summary['rows_in']:,}  rows out {summary['rows_out']:,}  "
         f"{summary['seconds']:.2f} s  {summary['rows_per_s']:,.0f} rows/s  "
-        f"model v{summary['model_version']}  -> {summary['output']}",
+        f"model v{summary['model_version']}  peak RSS {summary['peak_rss_mb']:.0f} MB  "
+        f"-> {summary['output']}",
         flush=True,
     )
     return 0
@@ -94,14 +97,9 @@ def cmd_day(args: argparse.Namespace) -> int:
 
 
 def cmd_tenants(args: argparse.Namespace) -> int:
-    from lab5_batch_vs_realtime.tenants import publish_tenant_version
+    from lab5_batch_vs_realtime.tenants import publish_demo_tenants
 
-    s = get_settings()
-    pairs = args.publish or ["acme=1", "globex=2", "initech=2"]
-    for pair in pairs:
-        tenant, _, source = pair.partition("=")
-        v = publish_tenant_version(s.tenants_dir, tenant, int(source or 2), s.artifacts_dir)
-        print(f"tenant {tenant}: version {v} (copy of churn/{source or 2}) in {s.tenants_dir}")
+    publish_demo_tenants(get_settings(), args.publish or None)
     return 0
 
 
@@ -112,16 +110,18 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab5_batch_vs_realtime", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m lab5_batch_vs_realtime", description=__doc__, allow_abbrev=False
+    )
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("serve", help="run the real-time service")
+    p = sub.add_parser("serve", allow_abbrev=False, help="run the real-time service")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("land", help="write one day's input")
+    p = sub.add_parser("land", allow_abbrev=False, help="write one day's input")
     p.add_argument("--date", required=True, type=date.fromisoformat)
     p.add_argument("--rows", type=int)
     p.add_argument("--input", help="input root (default LAB5_INPUT_URI)")
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         ("batch", cmd_batch, "score one date's input into its partition"),
         ("validate", cmd_validate, "validate one date's partition"),
     ):
-        p = sub.add_parser(name, help=help_)
+        p = sub.add_parser(name, allow_abbrev=False, help=help_)
         p.add_argument("--date", required=True, type=date.fromisoformat)
         p.add_argument("--input", help="Parquet file/folder (default LAB5_INPUT_URI/date=DATE)")
         p.add_argument("--output", help="output root (default LAB5_OUTPUT_URI)")
@@ -140,23 +140,30 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--chunk-rows", type=int)
             p.add_argument("--no-progress", action="store_true")
             p.add_argument("--fail-after-chunks", type=int, help=argparse.SUPPRESS)
+            p.add_argument(
+                "--drill", choices=["before-commit", "in-commit"], help=argparse.SUPPRESS
+            )
         p.set_defaults(func=func)
 
-    p = sub.add_parser("day", help="land + batch + validate one date")
+    p = sub.add_parser("day", allow_abbrev=False, help="land + batch + validate one date")
     p.add_argument("--date", required=True, type=date.fromisoformat)
     p.add_argument("--rows", type=int)
     p.set_defaults(func=cmd_day)
 
-    p = sub.add_parser("tenants", help="publish tenant model versions")
+    p = sub.add_parser("tenants", allow_abbrev=False, help="publish tenant model versions")
     p.add_argument("publish", nargs="*", help="tenant=churn_version, e.g. acme=1 (default demo)")
     p.set_defaults(func=cmd_tenants)
 
-    p = sub.add_parser("up", help="service + airflow standalone (make lab-5)")
+    p = sub.add_parser("up", allow_abbrev=False, help="service + airflow standalone (make lab-5)")
     p.add_argument("--no-airflow", action="store_true")
     p.set_defaults(func=cmd_up)
 
-    args = parser.parse_args(argv)
-    return args.func(args)
+    args = parser.parse_args(argv)  # unknown flags are an error (exit 2), never dropped
+    try:
+        return args.func(args)
+    except TaskNotImplemented as exc:
+        print(str(exc), file=sys.stderr)
+        return CLI_EXIT_CODE
 
 
 if __name__ == "__main__":

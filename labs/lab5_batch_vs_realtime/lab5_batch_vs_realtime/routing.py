@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from course_models.tasks import TaskNotImplemented  # noqa: F401 (the student edition's stub)
+
 
 class UnknownVersion(LookupError):
     def __init__(self, requested: str, available: list[int]):
@@ -39,6 +41,7 @@ class Router:
                 f"A/B weights name versions {missing} that are not loaded (have {self.available})"
             )
 
+    # BEGIN TASK 5.1: sticky weighted A/B split and the X-Model-Version override
     def ab_version(self, entity_id: str) -> int:
         arms = sorted((v, w) for v, w in self.weights.items() if w > 0)
         total = sum(w for _, w in arms)
@@ -58,3 +61,11 @@ class Router:
         if not (text.isascii() and text.isdigit()) or int(text) not in self.available:
             raise UnknownVersion(header, list(self.available))
         return int(text), "header"
+
+    # STUB
+    # def ab_version(self, entity_id: str) -> int:
+    #     raise TaskNotImplemented("5.1", "the sticky weighted A/B split")
+    #
+    # def choose(self, entity_id: str, header: str | None) -> tuple[int, str]:
+    #     raise TaskNotImplemented("5.1", "version routing (A/B split and X-Model-Version)")
+    # END TASK 5.1

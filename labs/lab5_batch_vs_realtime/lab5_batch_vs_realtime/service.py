@@ -6,8 +6,10 @@
 * ``POST /tenants/{tenant}/predict``: the tenant's own newest model, loaded on first use (LRU).
 * ``/health`` (process up), ``/ready`` (models loaded), ``/metrics`` (Prometheus).
 
-Scoring is ``records_to_frame`` + ``predict_proba`` from ``course_models``: the batch pipeline
-calls the same ``predict_proba``, which is what makes the two modes agree to the last bit.
+Bodies follow the course's one request contract (``course_models.contract``) inside lab 5's
+envelope ``{"entity_id", "features"}``: strict JSON (400), contract breaches name the field (422),
+oversized bodies 413, wrong content type 415, never a 5xx. Scoring goes through
+``scoring.score_records``, the same seam the batch pipeline uses.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from fastapi import BackgroundTasks, FastAPI, Header, Path, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, FastAPI, Header, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -28,52 +32,35 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from course_models import contract
 from course_models.artifacts import ArtifactError, list_versions, load_artifact
-from course_models.schema import CHURN_FEATURES
-from course_models.tabular import CLASSES, predict_proba, records_to_frame
+from course_models.tasks import TaskNotImplemented
 from lab5_batch_vs_realtime.routing import Router, UnknownVersion
+from lab5_batch_vs_realtime.scoring import model_of, score_records
 from lab5_batch_vs_realtime.settings import MODEL_NAME, Settings, get_settings
 from lab5_batch_vs_realtime.tenants import TENANT_PATTERN, TenantRegistry, UnknownTenant
 
 log = logging.getLogger("lab5.service")
 VERSION_PATTERN = r"^[0-9]{1,6}$"
+FEATURES_VERSION = 2  # the envelope takes every feature up to v2; v1 clients omit the new one
 
-
-def _feature_field(f) -> tuple[Any, Any]:
-    extra = {"description": f.description}
-    if f.kind == "numeric":
-        py = int if f.dtype == "int64" else float
-        kw = {"ge": f.minimum, "le": f.maximum, **extra}
-        if py is float:
-            kw["allow_inf_nan"] = False
-        if f.optional:
-            return py | None, Field(None, **kw)
-        return py, Field(..., **kw)
-    if f.kind == "categorical":
-        return Literal[f.categories], Field(..., **extra)  # type: ignore[valid-type]
-    return bool, Field(..., **extra)
-
-
-# Built from the shared schema: bounds and categories cannot drift from the model's.
-ChurnFeatures = create_model(
-    "ChurnFeatures",
-    __config__=ConfigDict(extra="forbid"),
-    **{f.name: _feature_field(f) for f in CHURN_FEATURES},
+PredictRequest = create_model(
+    "PredictRequest",
+    __config__=ConfigDict(extra="forbid", strict=True),
+    entity_id=(
+        str,
+        Field(
+            ...,
+            min_length=1,
+            max_length=128,
+            description="customer id: the A/B split is sticky per id",
+            examples=["customer-42"],
+        ),
+    ),
+    features=(contract.instance_model(FEATURES_VERSION), ...),
 )
-
-
-class PredictRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    entity_id: str = Field(
-        ...,
-        min_length=1,
-        max_length=128,
-        description="customer id: the A/B split is sticky per id",
-        examples=["customer-42"],
-    )
-    features: ChurnFeatures  # type: ignore[valid-type]
 
 
 class Prediction(BaseModel):
@@ -81,7 +68,7 @@ class Prediction(BaseModel):
     model_version: int
     route: Literal["ab", "header", "tenant"]
     churn_probability: float
-    label: str
+    label: contract.Label
     tenant: str | None = None
 
 
@@ -120,46 +107,308 @@ class Metrics:
         )
 
 
-def _score(model: Any, features: dict[str, Any], version: int) -> float:
-    return float(predict_proba(model, records_to_frame([features], version), version)[0])
+@dataclass
+class Runtime:
+    """Everything a request needs, built once per app (the app's lifespan loads the models)."""
+
+    settings: Settings
+    metrics: Metrics
+    tenants: TenantRegistry
+    models: dict[int, Any] = field(default_factory=dict)
+    router: Router | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, s: Settings) -> Runtime:
+        metrics = Metrics()
+        tenants = TenantRegistry(
+            s.tenants_dir,
+            capacity=s.max_tenants,
+            check_seconds=s.tenant_check_seconds,
+            on_event=lambda event, tenant: metrics.tenant_events.labels(event, tenant).inc(),
+        )
+        return cls(s, metrics, tenants)
+
+    def load_models(self) -> None:
+        """Load every churn version on disk; problems make /ready say why instead of crashing."""
+        models, errors = {}, []
+        for v in list_versions(MODEL_NAME, self.settings.artifacts_dir):
+            try:
+                art = load_artifact(MODEL_NAME, v, self.settings.artifacts_dir)
+                models[v] = model_of(art, self.settings.scorer)
+            except ArtifactError as exc:
+                errors.append(exc.to_dict())
+        try:
+            router = Router(self.settings.ab_weights, tuple(sorted(models)), self.settings.ab_salt)
+        except ValueError as exc:
+            errors.append({"reason": "routing", "message": str(exc), "path": ""})
+            router = None
+        self.models, self.router, self.errors = models, router, errors
+
+    @property
+    def ready(self) -> bool:
+        return self.router is not None and not self.errors
+
+    @property
+    def not_ready_reason(self) -> str:
+        """The first problem's code (``scorer_mismatch``, ``corrupt``...), else ``not_ready``."""
+        return self.errors[0]["reason"] if self.errors else "not_ready"
 
 
-def _error(status: int, reason: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"detail": message, "reason": reason, **extra}, status_code=status)
+class ApiError(Exception):
+    """An error answer: status, a machine-readable reason, a message, extra JSON fields."""
+
+    def __init__(self, status: int, reason: str, message: str, **extra: Any):
+        super().__init__(message)
+        self.status, self.reason, self.extra = status, reason, extra
+
+    def response(self) -> JSONResponse:
+        body = {"detail": str(self), "reason": self.reason, **self.extra}
+        return JSONResponse(body, status_code=self.status)
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def read_body(request: Request, rt: RuntimeDep) -> Any:
+    """The body as strict JSON, refused early when too big (declared or streamed)."""
+    limit = rt.settings.max_body_bytes
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send Content-Type: application/json")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "body_too_large", f"body over {limit} bytes", limit=limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "body_too_large", f"body over {limit} bytes", limit=limit)
+        chunks.append(chunk)
+    return contract.loads_strict(b"".join(chunks))
+
+
+async def predict_body(data: Annotated[Any, Depends(read_body)]) -> BaseModel:
+    try:
+        return PredictRequest.model_validate(data)
+    except ValidationError as exc:
+        raise contract.ContractError(contract.field_errors(exc)) from exc
+
+
+BodyDep = Annotated[BaseModel, Depends(predict_body)]
+# Documented as a plain optional string: a header is present or absent, never null.
+VersionHeader = Annotated[
+    str | None,
+    Header(
+        description="pin a model version (overrides the A/B split)",
+        pattern=VERSION_PATTERN,
+        examples=["2"],
+    ),
+]
+TenantPath = Annotated[str, Path(pattern=TENANT_PATTERN, description="tenant id")]
+BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}
+        },
+    }
+}
+
+ops = APIRouter(tags=["operations"])
+predictions = APIRouter(tags=["predictions"])
+
+
+@ops.get("/health")
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@ops.get("/ready", responses={503: {"description": "models not loaded"}})
+def ready(rt: RuntimeDep):
+    if not rt.ready:
+        raise ApiError(503, rt.not_ready_reason, "models are not loaded", errors=rt.errors)
+    return {"status": "ready", "versions": sorted(rt.models)}
+
+
+@ops.get("/models")
+def models(rt: RuntimeDep) -> dict[str, Any]:
+    s = rt.settings
+    return {
+        "model": MODEL_NAME,
+        "versions": sorted(rt.models),
+        "ab_weights": s.ab_weights,
+        "shadow_version": s.shadow_version,
+        "tenants_known": rt.tenants.known(),
+        "tenants_loaded": rt.tenants.loaded(),
+        "max_tenants": s.max_tenants,
+    }
+
+
+@ops.get("/metrics", include_in_schema=False)
+def prometheus(rt: RuntimeDep) -> Response:
+    return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _score(rt: Runtime, model: Any, features: dict, served: int, tenant: str) -> float:
+    """P(churns) with the model's own feature schema; latency counted under the served version."""
+    t0 = time.perf_counter()
+    p = float(score_records(model, [features])[0])
+    rt.metrics.latency.labels(str(served), tenant).observe(time.perf_counter() - t0)
+    return p
+
+
+def shadow_score(rt: Runtime, features: dict, served: int, served_p: float, eid: str) -> None:
+    """After the answer is sent: score with the shadow version, count label agreement."""
+    version = rt.settings.shadow_version
+    model = rt.models.get(version)
+    if model is None:
+        return
+    p = float(score_records(model, [features])[0])
+    agreed = contract.label_for(p) == contract.label_for(served_p)
+    rt.metrics.shadow.labels(str(version), str(agreed).lower()).inc()
+    log.info(
+        "shadow entity=%s served=v%d p=%.4f shadow=v%d p=%.4f", eid, served, served_p, version, p
+    )
+
+
+@predictions.post(
+    "/predict",
+    response_model=Prediction,
+    openapi_extra=BODY_DOC,
+    responses={
+        404: {"description": "requested version not served"},
+        503: {"description": "not ready"},
+    },
+)
+def predict(
+    rt: RuntimeDep,
+    body: BodyDep,
+    response: Response,
+    background: BackgroundTasks,
+    x_model_version: VersionHeader = None,
+):
+    # A plain `def`: FastAPI runs it in its thread pool, so CPU-bound scoring does not stall the
+    # event loop that accepts other connections.
+    if not rt.ready:
+        raise ApiError(503, rt.not_ready_reason, "models are not loaded", errors=rt.errors)
+    try:
+        version, route = rt.router.choose(body.entity_id, x_model_version)
+    except UnknownVersion as exc:
+        raise ApiError(404, "unknown_version", str(exc), available=exc.available) from exc
+    features = body.features.model_dump(mode="json")
+    p = _score(rt, rt.models[version], features, version, "")
+    rt.metrics.predictions.labels(str(version), route, "").inc()
+    response.headers["X-Model-Version"] = str(version)
+    response.headers["X-Model-Route"] = route
+    shadow = rt.settings.shadow_version
+    if shadow is not None and shadow in rt.models:
+        response.headers["X-Shadow-Version"] = str(shadow)
+        background.add_task(shadow_score, rt, features, version, p, body.entity_id)
+    return Prediction(
+        entity_id=body.entity_id,
+        model_version=version,
+        route=route,
+        churn_probability=p,
+        label=contract.label_for(p),
+    )
+
+
+@predictions.post(
+    "/tenants/{tenant}/predict",
+    response_model=Prediction,
+    openapi_extra=BODY_DOC,
+    responses={404: {"description": "unknown tenant"}, 503: {"description": "model unloadable"}},
+)
+async def tenant_predict(tenant: TenantPath, rt: RuntimeDep, body: BodyDep, response: Response):
+    try:
+        tm = await rt.tenants.get(tenant)
+    except UnknownTenant as exc:
+        raise ApiError(404, "unknown_tenant", str(exc)) from exc
+    except ArtifactError as exc:
+        raise ApiError(503, exc.reason, str(exc), tenant=tenant) from exc
+    rt.metrics.tenants_loaded.set(len(rt.tenants.loaded()))
+    features = body.features.model_dump(mode="json")
+    p = await asyncio.to_thread(_score, rt, tm.model, features, tm.version, tenant)
+    rt.metrics.predictions.labels(str(tm.version), "tenant", tenant).inc()
+    response.headers.update(
+        {"X-Model-Version": str(tm.version), "X-Model-Route": "tenant", "X-Tenant": tenant}
+    )
+    return Prediction(
+        entity_id=body.entity_id,
+        model_version=tm.version,
+        route="tenant",
+        churn_probability=p,
+        label=contract.label_for(p),
+        tenant=tenant,
+    )
+
+
+def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    """Path and header problems (the body is validated by the contract) in the same shape."""
+    errors = [
+        {
+            "field": ".".join(str(p) for p in err.get("loc", ())),
+            "message": err.get("msg", ""),
+            "type": err.get("type", ""),
+            "input": err.get("input") if isinstance(err.get("input"), str) else None,
+        }
+        for err in exc.errors()
+    ]
+    message = "; ".join(f"{e['field']}: {e['message']} (got {e['input']!r})" for e in errors)
+    return JSONResponse(
+        {"detail": message, "reason": "invalid_request", "errors": errors}, status_code=422
+    )
+
+
+def _contract_error(_: Request, exc: contract.ContractError) -> JSONResponse:
+    reason = "invalid_json" if exc.status == 400 else "invalid_request"
+    body = {"detail": str(exc), "reason": reason, "errors": exc.errors}
+    return JSONResponse(body, status_code=exc.status)
+
+
+def _not_implemented(_: Request, exc: TaskNotImplemented) -> JSONResponse:
+    return JSONResponse(exc.to_dict(), status_code=501)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus the envelope (read by hand, so not seen by FastAPI), and optional
+    headers as plain strings (a nullable header has no meaning on the wire)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+    envelope = PredictRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(envelope.pop("$defs", {}))
+    components["PredictRequest"] = envelope
+    for item in schema.get("paths", {}).values():
+        for op in item.values():
+            for param in op.get("parameters", []):
+                kept = [
+                    b for b in param.get("schema", {}).get("anyOf", []) if b.get("type") != "null"
+                ]
+                if param.get("in") == "header" and len(kept) == 1:
+                    rest = {k: v for k, v in param["schema"].items() if k != "anyOf"}
+                    param["schema"] = {**kept[0], **rest}
+    app.openapi_schema = schema
+    return schema
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    s = settings or get_settings()
-    metrics = Metrics()
-    state: dict[str, Any] = {"models": {}, "router": None, "errors": []}
-    tenants = TenantRegistry(
-        s.tenants_dir,
-        capacity=s.max_tenants,
-        check_seconds=s.tenant_check_seconds,
-        on_event=lambda event, tenant: metrics.tenant_events.labels(event, tenant).inc(),
-    )
-
-    def load_models() -> None:
-        """Load every churn version on disk; problems make /ready say why instead of crashing."""
-        versions = list_versions(MODEL_NAME, s.artifacts_dir)
-        models, errors = {}, []
-        for v in versions:
-            try:
-                models[v] = load_artifact(MODEL_NAME, v, s.artifacts_dir).model
-            except ArtifactError as exc:
-                errors.append(exc.to_dict())
-        state["models"] = models
-        try:
-            state["router"] = Router(s.ab_weights, tuple(sorted(models)), s.ab_salt)
-        except ValueError as exc:
-            errors.append({"reason": "routing", "message": str(exc), "path": ""})
-            state["router"] = None
-        state["errors"] = errors
+    runtime = Runtime.build(settings or get_settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        await asyncio.to_thread(load_models)
-        log.info("lab5 service: versions %s, weights %s", sorted(state["models"]), s.ab_weights)
+        await asyncio.to_thread(runtime.load_models)
+        log.info(
+            "lab5: versions %s, weights %s", sorted(runtime.models), runtime.settings.ab_weights
+        )
         yield
 
     app = FastAPI(
@@ -168,159 +417,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="One churn model, two modes: this is the real-time one.",
         lifespan=lifespan,
     )
-    app.state.settings = s
-    app.state.metrics = metrics
-    app.state.tenants = tenants
-
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/ready", responses={503: {"description": "models not loaded"}})
-    def ready():
-        if state["router"] is None or state["errors"]:
-            return _error(503, "not_ready", "models are not loaded", errors=state["errors"])
-        return {"status": "ready", "versions": sorted(state["models"])}
-
-    @app.get("/models")
-    def models() -> dict[str, Any]:
-        return {
-            "model": MODEL_NAME,
-            "versions": sorted(state["models"]),
-            "ab_weights": s.ab_weights,
-            "shadow_version": s.shadow_version,
-            "tenants_known": tenants.known(),
-            "tenants_loaded": tenants.loaded(),
-            "max_tenants": s.max_tenants,
-        }
-
-    def shadow_score(features: dict[str, Any], served_version: int, served_p: float, eid: str):
-        version = s.shadow_version
-        model = state["models"].get(version)
-        if model is None:
-            return
-        p = _score(model, features, version)
-        agreed = (p >= 0.5) == (served_p >= 0.5)
-        metrics.shadow.labels(str(version), str(agreed).lower()).inc()
-        log.info(
-            "shadow entity=%s served=v%d p=%.4f shadow=v%d p=%.4f",
-            eid,
-            served_version,
-            served_p,
-            version,
-            p,
-        )
-
-    @app.post(
-        "/predict",
-        response_model=Prediction,
-        responses={
-            404: {"description": "requested version not served"},
-            503: {"description": "models not loaded"},
-        },
-    )
-    def predict(
-        body: PredictRequest,
-        response: Response,
-        background: BackgroundTasks,
-        # Typed `str` (not `str | None`) so the OpenAPI header is a plain optional string: a
-        # nullable header has no meaning on the wire and fuzzers would send the text "null".
-        x_model_version: Annotated[
-            str | None,
-            Header(
-                description="pin a model version (overrides the A/B split)",
-                pattern=VERSION_PATTERN,
-                examples=["2"],
-            ),
-        ] = None,
-    ):
-        # A plain `def`: FastAPI runs it in its thread pool, so CPU-bound scoring does not
-        # stall the event loop that accepts other connections.
-        router: Router | None = state["router"]
-        if router is None:
-            return _error(503, "not_ready", "models are not loaded", errors=state["errors"])
-        try:
-            version, route = router.choose(body.entity_id, x_model_version)
-        except UnknownVersion as exc:
-            return _error(404, "unknown_version", str(exc), available=exc.available)
-        features = body.features.model_dump()
-        t0 = time.perf_counter()
-        p = _score(state["models"][version], features, version)
-        metrics.latency.labels(str(version), "").observe(time.perf_counter() - t0)
-        metrics.predictions.labels(str(version), route, "").inc()
-        response.headers["X-Model-Version"] = str(version)
-        response.headers["X-Model-Route"] = route
-        if s.shadow_version is not None and s.shadow_version in state["models"]:
-            response.headers["X-Shadow-Version"] = str(s.shadow_version)
-            background.add_task(shadow_score, features, version, p, body.entity_id)
-        return Prediction(
-            entity_id=body.entity_id,
-            model_version=version,
-            route=route,
-            churn_probability=p,
-            label=CLASSES[int(p >= 0.5)],
-        )
-
-    @app.post(
-        "/tenants/{tenant}/predict",
-        response_model=Prediction,
-        responses={
-            404: {"description": "unknown tenant"},
-            503: {"description": "the tenant's model cannot be loaded"},
-        },
-    )
-    async def tenant_predict(
-        tenant: Annotated[str, Path(pattern=TENANT_PATTERN, description="tenant id")],
-        body: PredictRequest,
-        response: Response,
-    ):
-        try:
-            tm = await tenants.get(tenant)
-        except UnknownTenant as exc:
-            return _error(404, "unknown_tenant", str(exc))
-        except ArtifactError as exc:
-            return _error(503, exc.reason, str(exc), tenant=tenant)
-        metrics.tenants_loaded.set(len(tenants.loaded()))
-        features = body.features.model_dump()
-        t0 = time.perf_counter()
-        p = await asyncio.to_thread(_score, tm.model, features, tm.schema_version)
-        metrics.latency.labels(str(tm.version), tenant).observe(time.perf_counter() - t0)
-        metrics.predictions.labels(str(tm.version), "tenant", tenant).inc()
-        response.headers["X-Model-Version"] = str(tm.version)
-        response.headers["X-Model-Route"] = "tenant"
-        response.headers["X-Tenant"] = tenant
-        return Prediction(
-            entity_id=body.entity_id,
-            model_version=tm.version,
-            route="tenant",
-            churn_probability=p,
-            label=CLASSES[int(p >= 0.5)],
-            tenant=tenant,
-        )
-
-    generate_openapi = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        """FastAPI documents an optional header as "string or null"; on the wire a header is
-        present or absent, never null, and clients (and fuzzers) would send the text "null"."""
-        schema = generate_openapi()
-        for item in schema.get("paths", {}).values():
-            for op in item.values():
-                for param in op.get("parameters", []) if isinstance(op, dict) else []:
-                    any_of = param.get("schema", {}).get("anyOf")
-                    if param.get("in") == "header" and any_of:
-                        kept = [branch for branch in any_of if branch.get("type") != "null"]
-                        if len(kept) == 1:
-                            rest = {k: v for k, v in param["schema"].items() if k != "anyOf"}
-                            param["schema"] = {**kept[0], **rest}
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-    @app.get("/metrics", include_in_schema=False)
-    def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
+    app.state.runtime = runtime
+    app.include_router(ops)
+    app.include_router(predictions)
+    app.add_exception_handler(ApiError, lambda _, exc: exc.response())
+    app.add_exception_handler(contract.ContractError, _contract_error)
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(TaskNotImplemented, _not_implemented)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 

@@ -7,6 +7,7 @@ class, so `LAB5_OUTPUT_URI=s3://...` means the same thing to all three.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,7 +43,23 @@ class Settings(BaseSettings):
         2.0, ge=0, description="how often a tenant's folder is re-listed for a newer version"
     )
     host: str = "127.0.0.1"
-    port: int = 8005
+    port: int = Field(8005, ge=1, le=65535, description="preferred port (a free one if taken)")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "warning"
+    max_body_bytes: int = Field(
+        2**20, ge=1024, le=16 * 2**20, description="larger request bodies get 413"
+    )
+    scorer: Literal["fast", "pipeline"] = Field(
+        "fast",
+        description="fast: the compiled, load-checked ChurnScorer; pipeline: sklearn's Pipeline "
+        "(slow, for comparison). Used by /predict and the batch CLI",
+    )
+
+    # --- Airflow (make lab-5) ---------------------------------------------------------------
+    airflow_port: int = Field(8085, ge=1, le=65535, description="preferred Airflow API/UI port")
+    airflow_parallelism: int = Field(2, ge=1, le=32, description="task slots (2 cores here)")
+    retry_delay_seconds: float = Field(
+        20.0, ge=0, le=3600, description="delay before a failed DAG task's retry"
+    )
 
     # --- batch pipeline --------------------------------------------------------------------------
     model_version: int | None = Field(None, description="batch model version (default: latest)")
@@ -54,14 +71,16 @@ class Settings(BaseSettings):
         default_factory=lambda: str(default_lab_dir() / "data" / "predictions"),
         description="root of the date-partitioned predictions (a folder or s3://bucket/prefix)",
     )
-    rows_per_day: int = Field(200_000, ge=1)
-    chunk_rows: int = Field(131_072, ge=1, description="rows per Parquet read batch")
+    rows_per_day: int = Field(200_000, ge=1, le=100_000_000)
+    chunk_rows: int = Field(
+        131_072, ge=1, le=4_000_000, description="rows per read batch and output row group"
+    )
     rows_per_file: int = Field(1_000_000, ge=1, description="rows per output Parquet file")
-    seed: int = 42
+    seed: int = Field(42, ge=0)
 
     # --- S3 (MinIO in compose, moto in tests, AWS in real life) ---------------------------------
     s3_endpoint_url: str | None = Field(None, description="e.g. http://minio:9000")
-    s3_region: str = "us-east-1"
+    s3_region: str = Field("us-east-1", min_length=1)
     s3_access_key_id: str | None = Field(None, description="falls back to boto3's usual chain")
     s3_secret_access_key: str | None = None
 
@@ -74,4 +93,5 @@ class Settings(BaseSettings):
 
 
 def get_settings(**overrides) -> Settings:
+    """Fresh settings from the environment (never cached: tests and the DAG's tasks change it)."""
     return Settings(**overrides)

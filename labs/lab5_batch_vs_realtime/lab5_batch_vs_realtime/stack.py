@@ -6,7 +6,6 @@ AIRFLOW_HOME under artifacts/lab5/airflow, so stopping it stops the scheduler's 
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import time
@@ -19,6 +18,17 @@ DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
 DAG_ID = "lab5_churn_batch"
 
 
+def serve_command(port: int, host: str | None = None) -> list[str]:
+    """The real-time service's command line (uvicorn inside): `make lab-5`, bench and tests."""
+    cmd = [sys.executable, "-m", "lab5_batch_vs_realtime", "serve", "--port", str(port)]
+    return cmd + (["--host", host] if host else [])
+
+
+def airflow_command() -> list[str]:
+    """`airflow standalone` from this venv (its `bin` must be on PATH: see `airflow_env`)."""
+    return [procs.venv_bin("airflow"), "standalone"]
+
+
 def airflow_env(home: Path, port: int, parallelism: int = 2) -> dict[str, str]:
     """Environment for an Airflow 3.3 that shares this venv (see DEVELOPERS.md)."""
     return {
@@ -26,7 +36,9 @@ def airflow_env(home: Path, port: int, parallelism: int = 2) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__PARALLELISM": str(parallelism),
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        # The DAG says it itself (`is_paused_upon_creation=False`, schedule=None): runs happen
+        # only when triggered, each with its own run id, so nothing races a trigger or a test.
+        "AIRFLOW__SCHEDULER__CATCHUP_BY_DEFAULT": "False",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__WORKERS": "1",
@@ -38,6 +50,10 @@ def airflow_env(home: Path, port: int, parallelism: int = 2) -> dict[str, str]:
 
 
 def _port(wanted: int) -> int:
+    """The preferred port if free, else a free one."""
+    pick = getattr(procs, "pick_port", None)
+    if pick is not None:
+        return pick(wanted)
     return wanted if procs.port_is_free(wanted) else procs.free_port()
 
 
@@ -52,29 +68,23 @@ def run_stack(with_airflow: bool = True) -> int:
     logs = lab_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     if not s.tenants_dir.is_dir():
-        from lab5_batch_vs_realtime.__main__ import main
+        from lab5_batch_vs_realtime.tenants import publish_demo_tenants
 
-        main(["tenants"])
+        publish_demo_tenants(s)
 
     api_port = _port(s.port)
-    py = sys.executable
     started: list = []
     try:
-        service = procs.start(
-            [py, "-m", "lab5_batch_vs_realtime", "serve", "--port", str(api_port)],
-            log=logs / "service.log",
-        )
+        service = procs.start(serve_command(api_port), log=logs / "service.log")
         started.append(service)
         procs.wait_http(f"http://127.0.0.1:{api_port}/ready", timeout=60, proc=service)
         print(f"\nreal-time service  http://127.0.0.1:{api_port}/docs   (log {logs}/service.log)")
 
         if with_airflow:
-            af_port = _port(int(os.environ.get("LAB5_AIRFLOW_PORT", "8085")))
-            env = airflow_env(lab_dir / "airflow", af_port)
+            af_port = _port(s.airflow_port)
+            env = airflow_env(lab_dir / "airflow", af_port, s.airflow_parallelism)
             print(f"starting airflow standalone on :{af_port} (about 15-30 s) ...", flush=True)
-            airflow = procs.start(
-                [procs.venv_bin("airflow"), "standalone"], env=env, log=logs / "airflow.log"
-            )
+            airflow = procs.start(airflow_command(), env=env, log=logs / "airflow.log")
             started.append(airflow)
             procs.wait_http(
                 f"http://127.0.0.1:{af_port}/api/v2/monitor/health", timeout=180, proc=airflow
@@ -84,10 +94,10 @@ def run_stack(with_airflow: bool = True) -> int:
             print(
                 f"airflow            http://127.0.0.1:{af_port}/dags/{DAG_ID}   "
                 f"(log {logs}/airflow.log)\n\n"
-                "The scheduler runs the DAG daily (it is unpaused, so the latest day runs now).\n"
+                "The DAG runs only when triggered (schedule=None): nothing starts on its own.\n"
                 "Trigger a run for a date from the UI (Trigger -> config) or from a shell:\n"
                 f"  source {env_file}\n"
-                f"  .venv/bin/airflow dags trigger {DAG_ID} "
+                f"  .venv/bin/airflow dags trigger {DAG_ID} --run-id day-2026-11-24 "
                 '--conf \'{"date": "2026-11-24", "rows": 50000}\'\n'
                 f"  .venv/bin/airflow dags list-runs {DAG_ID}\n"
                 f"Outputs: {s.output_uri}/date=YYYY-MM-DD/\n"

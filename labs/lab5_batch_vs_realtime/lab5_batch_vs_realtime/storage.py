@@ -1,30 +1,39 @@
-"""Where batch inputs and outputs live: a local folder or an S3 bucket, behind one small API.
+"""Where batch inputs and outputs live: a local folder or an S3 bucket, through ``pyarrow.fs``.
 
 Both stores commit a partition in one step so that readers never see half of a run:
 
-* local file system: write into ``<root>/_staging/...``, then ``rename`` it over the partition
-  (a rename inside one file system is atomic);
-* S3 has no rename, so the commit point is the ``_SUCCESS`` manifest: data files are uploaded
-  under run-specific names first, the manifest naming them is written last, then the previous
-  run's files are deleted. Readers go through the manifest (as Spark/Hive commit protocols do).
+* local file system: write into ``<root>/_staging/<partition>/<run>/``, then ``rename`` it over
+  the partition (a rename inside one file system is atomic);
+* S3 has no rename, so the commit point is the ``_SUCCESS`` manifest: the run writes into the
+  same kind of staging prefix, copies its files into the partition under run-specific names
+  (server-side copies), writes the manifest naming them last, then deletes what the manifest
+  does not name. Readers go through the manifest (as Spark/Hive commit protocols do).
 
-A rerun of the same date therefore *replaces* its partition: no duplicates, no partial output.
-Names starting with ``_`` are ignored by pyarrow's dataset discovery, so staging never leaks.
+A run killed at any point leaves at most staging files and, on S3, objects no manifest names:
+the next run of the same partition removes both before it starts (``Partition.clean_debris``),
+and the commit removes them again after. Names starting with ``_`` are ignored by pyarrow's (and
+Spark's) dataset discovery, so staging never leaks into a folder-level read. One run per
+partition at a time is assumed (the DAG's ``max_active_runs=1``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
-import tempfile
+import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+import pyarrow.fs as pafs
+
+from course_models.tasks import TaskNotImplemented  # noqa: F401 (the student edition's stub)
+
 MANIFEST = "_SUCCESS"
+STAGING = "_staging"
+TRASH = "_trash"
+_PART_NUMBER = re.compile(r"(\d+)\.parquet$")
 
 
 def is_s3(uri: str) -> bool:
@@ -32,9 +41,7 @@ def is_s3(uri: str) -> bool:
 
 
 def join(uri: str, *parts: str) -> str:
-    if is_s3(uri):
-        return "/".join([str(uri).rstrip("/"), *(p.strip("/") for p in parts)])
-    return str(Path(uri, *parts))
+    return "/".join([str(uri).rstrip("/"), *(p.strip("/") for p in parts)])
 
 
 def split_s3(uri: str) -> tuple[str, str]:
@@ -50,194 +57,201 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
 
 
-class Storage:
-    """The operations the pipeline needs; subclasses implement them for one kind of store."""
+def part_order(name: str) -> tuple[int, str]:
+    """``part-10.parquet`` after ``part-9.parquet`` (``pyarrow.dataset`` numbers files 0, 1...)."""
+    match = _PART_NUMBER.search(name)
+    return (int(match[1]) if match else -1, name)
+
+
+def s3_filesystem(settings: Any) -> pafs.S3FileSystem:
+    """pyarrow's own S3 client: seekable ranged reads, multipart writes, no temp files."""
+    kwargs: dict[str, Any] = {"region": settings.s3_region}
+    if settings.s3_endpoint_url:
+        scheme, _, host = settings.s3_endpoint_url.partition("://")
+        kwargs.update(endpoint_override=host.rstrip("/"), scheme=scheme)
+    if settings.s3_access_key_id:
+        kwargs.update(
+            access_key=settings.s3_access_key_id, secret_key=settings.s3_secret_access_key
+        )
+    return pafs.S3FileSystem(**kwargs)
+
+
+def _hidden(relative: str) -> bool:
+    return any(part.startswith(("_", ".")) for part in relative.split("/"))
+
+
+@dataclass(frozen=True)
+class Store:
+    """A file system plus the URI scheme it was opened for (paths are fs paths, no scheme)."""
+
+    fs: pafs.FileSystem
+    s3: bool
+
+    def path(self, uri: str) -> str:
+        if self.s3:
+            bucket, key = split_s3(uri)
+            return f"{bucket}/{key}".rstrip("/")
+        return str(uri).rstrip("/") or "/"
+
+    def uri(self, path: str) -> str:
+        return f"s3://{path}" if self.s3 else path
+
+    def exists(self, path: str) -> bool:
+        return self.fs.get_file_info(path).type != pafs.FileType.NotFound
+
+    def read_manifest(self, uri: str) -> dict[str, Any] | None:
+        path = join(self.path(uri), MANIFEST)
+        if self.fs.get_file_info(path).type != pafs.FileType.File:
+            return None
+        with self.fs.open_input_stream(path) as f:
+            return json.loads(f.read())
+
+    def write_json(self, path: str, body: dict[str, Any]) -> None:
+        with self.fs.open_output_stream(path) as f:
+            f.write((json.dumps(body, indent=2) + "\n").encode())
+
+    def list_all(self, uri: str) -> list[str]:
+        """Every file under ``uri`` (manifest or not), relative: what a naive reader would see."""
+        base = self.path(uri)
+        if not self.exists(base):
+            return []
+        selector = pafs.FileSelector(base, recursive=True)
+        return sorted(
+            i.path[len(base) + 1 :]
+            for i in self.fs.get_file_info(selector)
+            if i.type == pafs.FileType.File
+        )
 
     def list_parquet(self, uri: str) -> list[str]:
-        """Parquet files of a dataset folder: the manifest's list when committed, else a listing."""
+        """Parquet files (fs paths) of a dataset: the manifest's list when committed, else every
+        visible ``*.parquet`` below it; a single file is itself."""
+        base = self.path(uri)
         manifest = self.read_manifest(uri)
         if manifest is not None:
-            return [join(uri, name) for name in manifest["files"]]
-        return self._list_parquet(uri)
-
-    def read_manifest(self, uri: str) -> dict[str, Any] | None:
-        raise NotImplementedError
-
-    def fetch(self, uri: str) -> contextlib.AbstractContextManager[Path]:
-        """A local path holding the file's bytes for the duration of the ``with`` block."""
-        raise NotImplementedError
-
-    def staging(self, root: str) -> contextlib.AbstractContextManager[Path]:
-        """An empty local folder to write a partition into; removed if the block fails."""
-        raise NotImplementedError
-
-    def commit(self, root: str, partition: str, staged: Path, manifest: dict[str, Any]) -> str:
-        """Make ``staged``'s Parquet files the partition's content in one step; returns its URI."""
-        raise NotImplementedError
-
-    def list_all(self, uri: str) -> list[str]:
-        """Every file under ``uri`` (manifest or not): what a naive reader would pick up."""
-        raise NotImplementedError
-
-    def _list_parquet(self, uri: str) -> list[str]:
-        raise NotImplementedError
-
-    @staticmethod
-    def _manifest(manifest: dict[str, Any], names: list[str]) -> dict[str, Any]:
-        return {
-            **manifest,
-            "files": names,
-            "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-
-
-class LocalStorage(Storage):
-    def read_manifest(self, uri: str) -> dict[str, Any] | None:
-        path = Path(uri) / MANIFEST
-        return json.loads(path.read_text()) if path.is_file() else None
-
-    def _list_parquet(self, uri: str) -> list[str]:
-        path = Path(uri)
-        if path.is_file():
-            return [str(path)]
-        if not path.is_dir():
+            return [join(base, name) for name in manifest["files"]]
+        info = self.fs.get_file_info(base)
+        if info.type == pafs.FileType.File:
+            return [base]
+        if info.type == pafs.FileType.NotFound:
             raise FileNotFoundError(f"input {uri} does not exist")
-        return [
-            str(p)
-            for p in sorted(path.rglob("*.parquet"))
-            if not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts)
-        ]
-
-    def list_all(self, uri: str) -> list[str]:
-        path = Path(uri)
-        return sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
-
-    @contextlib.contextmanager
-    def fetch(self, uri: str) -> Iterator[Path]:
-        yield Path(uri)
-
-    @contextlib.contextmanager
-    def staging(self, root: str) -> Iterator[Path]:
-        # Same file system as the target, so the commit can be a rename.
-        staged = Path(root) / "_staging" / new_run_id()
-        staged.mkdir(parents=True)
-        try:
-            yield staged
-        finally:
-            shutil.rmtree(staged, ignore_errors=True)
-
-    def commit(self, root: str, partition: str, staged: Path, manifest: dict[str, Any]) -> str:
-        names = sorted(p.name for p in staged.glob("*.parquet"))
-        body = self._manifest(manifest, names)
-        (staged / MANIFEST).write_text(json.dumps(body, indent=2) + "\n")
-        final = Path(root) / partition
-        final.parent.mkdir(parents=True, exist_ok=True)
-        trash = None
-        if final.exists():
-            trash = Path(root) / "_trash" / f"{partition}-{new_run_id()}"
-            trash.parent.mkdir(parents=True, exist_ok=True)
-            final.rename(trash)
-        staged.rename(final)
-        if trash is not None:
-            shutil.rmtree(trash, ignore_errors=True)
-        return str(final)
-
-
-class S3Storage(Storage):
-    def __init__(self, client: Any):
-        self.client = client
-
-    def read_manifest(self, uri: str) -> dict[str, Any] | None:
-        bucket, key = split_s3(join(uri, MANIFEST))
-        try:
-            body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except self.client.exceptions.NoSuchKey:
-            return None
-        return json.loads(body)
-
-    def _keys(self, uri: str) -> list[str]:
-        bucket, prefix = split_s3(uri)
-        prefix = f"{prefix}/" if prefix else ""
-        keys: list[str] = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=prefix
-        ):
-            keys.extend(obj["Key"][len(prefix) :] for obj in page.get("Contents", []))
-        return sorted(keys)
-
-    def _list_parquet(self, uri: str) -> list[str]:
-        if str(uri).endswith(".parquet"):
-            return [str(uri)]
         found = [
-            join(uri, k)
-            for k in self._keys(uri)
-            if k.endswith(".parquet") and not any(p.startswith(("_", ".")) for p in k.split("/"))
+            join(base, rel)
+            for rel in self.list_all(uri)
+            if rel.endswith(".parquet") and not _hidden(rel)
         ]
         if not found:
             raise FileNotFoundError(f"no Parquet files under {uri}")
-        return found
+        return sorted(found, key=part_order)
 
-    def list_all(self, uri: str) -> list[str]:
-        return self._keys(uri)
+    def delete(self, paths: list[str]) -> None:
+        for path in paths:
+            self.fs.delete_file(path)
 
-    @contextlib.contextmanager
-    def fetch(self, uri: str) -> Iterator[Path]:
-        # Parquet readers need to seek (the footer is at the end): download to a temp file.
-        bucket, key = split_s3(uri)
-        with tempfile.TemporaryDirectory(prefix="lab5-fetch-") as tmp:
-            local = Path(tmp) / Path(key).name
-            self.client.download_file(bucket, key, str(local))
-            yield local
-
-    @contextlib.contextmanager
-    def staging(self, root: str) -> Iterator[Path]:
-        with tempfile.TemporaryDirectory(prefix="lab5-stage-") as tmp:
-            yield Path(tmp)
-
-    def commit(self, root: str, partition: str, staged: Path, manifest: dict[str, Any]) -> str:
-        run_id = manifest.get("run_id") or new_run_id()
-        final = join(root, partition)
-        bucket, prefix = split_s3(final)
-        names = []
-        for path in sorted(staged.glob("*.parquet")):
-            name = f"{run_id}-{path.name}"  # never overwrites what current readers use
-            self.client.upload_file(str(path), bucket, f"{prefix}/{name}")
-            names.append(name)
-        body = self._manifest(manifest, names)
-        self.client.put_object(
-            Bucket=bucket,
-            Key=f"{prefix}/{MANIFEST}",
-            Body=json.dumps(body, indent=2).encode(),
-            ContentType="application/json",
-        )
-        # The commit happened above; now drop what the previous run left behind.
-        stale = [k for k in self._keys(final) if k != MANIFEST and k not in names]
-        for start in range(0, len(stale), 1000):
-            self.client.delete_objects(
-                Bucket=bucket,
-                Delete={"Objects": [{"Key": f"{prefix}/{k}"} for k in stale[start : start + 1000]]},
-            )
-        return final
+    def delete_dir(self, path: str) -> None:
+        if self.exists(path):
+            self.fs.delete_dir(path)
 
 
-def s3_client(settings: Any):
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url,
-        region_name=settings.s3_region,
-        aws_access_key_id=settings.s3_access_key_id,
-        aws_secret_access_key=settings.s3_secret_access_key,
-    )
-
-
-def storage_for(uri: str, settings: Any = None) -> Storage:
+def store_for(uri: str, settings: Any = None) -> Store:
     """A local store for paths, an S3 store (endpoint from settings) for ``s3://`` URIs."""
     if not is_s3(uri):
-        return LocalStorage()
+        return Store(pafs.LocalFileSystem(), s3=False)
     if settings is None:
         from lab5_batch_vs_realtime.settings import get_settings
 
         settings = get_settings()
-    return S3Storage(s3_client(settings))
+    return Store(s3_filesystem(settings), s3=True)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One partition of a dataset root, and the staging folder a run writes it in."""
+
+    store: Store
+    root: str  # URI
+    name: str  # e.g. "date=2026-11-24"
+    run_id: str
+
+    @property
+    def final(self) -> str:
+        return join(self.store.path(self.root), self.name)
+
+    @property
+    def staging_parent(self) -> str:
+        return join(self.store.path(self.root), STAGING, self.name)
+
+    @property
+    def staging(self) -> str:
+        return join(self.staging_parent, self.run_id)
+
+    # BEGIN TASK 5.4: atomic partition commit (local rename, S3 manifest) and debris clean-up
+    def clean_debris(self) -> dict[str, int]:
+        """What earlier, killed runs of this partition left: staging folders, trash, and on S3
+        objects in the partition that its manifest does not name."""
+        removed = {"staging_files": 0, "orphans": 0}
+        parent = self.staging_parent
+        if self.store.exists(parent):
+            removed["staging_files"] = len(self.store.list_all(self.store.uri(parent)))
+            self.store.fs.delete_dir(parent)
+        self.store.delete_dir(join(self.store.path(self.root), TRASH, self.name))
+        orphans = self.orphans()
+        self.store.delete([join(self.final, k) for k in orphans])
+        removed["orphans"] = len(orphans)
+        return removed
+
+    def orphans(self) -> list[str]:
+        """Files in the partition that no committed manifest names (none while it is missing)."""
+        manifest = self.store.read_manifest(self.store.uri(self.final))
+        if manifest is None:
+            return []
+        keep = {*manifest["files"], MANIFEST}
+        return [k for k in self.store.list_all(self.store.uri(self.final)) if k not in keep]
+
+    def commit(
+        self, names: list[str], manifest: dict[str, Any], on_placed: Callable | None = None
+    ) -> str:
+        """Make the staged files (``names``, in order) the partition's content in one step.
+
+        ``on_placed(name)`` is called after each file is placed in the partition before the
+        commit point (S3 only): the kill drills use it to stop a run exactly there."""
+        body = {
+            **manifest,
+            "run_id": self.run_id,
+            "files": names,
+            "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        if self.store.s3:
+            return self._commit_s3(names, body, on_placed or (lambda name: None))
+        return self._commit_local(body)
+
+    def _commit_local(self, body: dict[str, Any]) -> str:
+        fs = self.store.fs
+        self.store.write_json(join(self.staging, MANIFEST), body)
+        trash_parent = join(self.store.path(self.root), TRASH, self.name)
+        if self.store.exists(self.final):
+            fs.create_dir(trash_parent)
+            fs.move(self.final, join(trash_parent, self.run_id))
+        fs.move(self.staging, self.final)
+        self.store.delete_dir(trash_parent)
+        self.store.delete_dir(self.staging_parent)
+        return self.final
+
+    def _commit_s3(self, names: list[str], body: dict[str, Any], on_placed: Callable) -> str:
+        fs = self.store.fs
+        final_names = [f"{self.run_id}-{n}" for n in names]  # never overwrites what readers use
+        for src, dst in zip(names, final_names, strict=True):
+            fs.copy_file(join(self.staging, src), join(self.final, dst))
+            on_placed(dst)
+        body["files"] = final_names
+        self.store.write_json(join(self.final, MANIFEST), body)  # the commit point
+        self.store.delete([join(self.final, k) for k in self.orphans()])  # the previous run's
+        self.store.delete_dir(self.staging)
+        return self.store.uri(self.final)
+
+    # STUB
+    # def clean_debris(self) -> dict[str, int]:
+    #     return {"staging_files": 0, "orphans": 0}
+    #
+    # def commit(self, names: list[str], manifest: dict[str, Any], on_placed=None) -> str:
+    #     raise TaskNotImplemented("5.4", "the atomic partition commit (local rename, S3 manifest)")
+    # END TASK 5.4

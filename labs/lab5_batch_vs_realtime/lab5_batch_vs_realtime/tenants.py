@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from course_models.artifacts import LoadedArtifact, list_versions, load_artifact
+from course_models.tasks import TaskNotImplemented  # noqa: F401 (the student edition's stub)
+from lab5_batch_vs_realtime.scoring import model_of
 
 TENANT_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _TENANT_RE = re.compile(TENANT_PATTERN)
@@ -84,6 +86,7 @@ class TenantRegistry:
         return versions[-1]
 
     # -- use ------------------------------------------------------------------------------------
+    # BEGIN TASK 5.2: per-tenant models loaded on first use, LRU-evicted, reloaded when newer
     async def get(self, tenant: str) -> TenantModel:
         """The tenant's newest model, loading or reloading it if needed."""
         cached = self._touch(tenant)
@@ -105,7 +108,7 @@ class TenantRegistry:
 
     def _load(self, tenant: str, version: int) -> TenantModel:
         art = load_artifact(tenant, version, self.root)
-        return TenantModel(tenant, version, schema_version_of(art), art.model, time.time())
+        return TenantModel(tenant, version, schema_version_of(art), model_of(art), time.time())
 
     def _touch(self, tenant: str) -> TenantModel | None:
         with self._lock:
@@ -125,6 +128,11 @@ class TenantRegistry:
         self.on_event("reload" if reloaded else "load", model.tenant)
         for old in evicted:
             self.on_event("evict", old)
+
+    # STUB
+    # async def get(self, tenant: str) -> TenantModel:
+    #     raise TaskNotImplemented("5.2", "the per-tenant LRU model loader")
+    # END TASK 5.2
 
 
 def publish_tenant_version(
@@ -164,3 +172,17 @@ def publish_tenant_version(
     (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
     tmp.rename(base / str(version))
     return version
+
+
+DEMO_TENANTS = ("acme=1", "globex=2", "initech=2")
+
+
+def publish_demo_tenants(settings: Any, pairs: list[str] | None = None) -> None:
+    """Publish ``tenant=churn_version`` pairs (the demo set by default), one line each."""
+    for pair in pairs or DEMO_TENANTS:
+        tenant, _, source = pair.partition("=")
+        v = publish_tenant_version(
+            settings.tenants_dir, tenant, int(source or 2), settings.artifacts_dir
+        )
+        where = settings.tenants_dir
+        print(f"tenant {tenant}: version {v} (copy of churn/{source or 2}) in {where}")
