@@ -205,3 +205,9 @@ def test_lab5_series_after_traffic(prometheus, labs):
         what="lab 5's 10 predictions in Prometheus",
     )
     assert query(prometheus, "lab5_prediction_seconds_bucket")
+    # The series the error-ratio rule divides.
+    procs.wait_until(
+        lambda: scalar(prometheus, 'sum(lab5_requests_total{route="/predict",status="200"})') >= 10,
+        60,
+        what="lab 5's request counter in Prometheus",
+    )

@@ -199,6 +199,18 @@ def test_prometheus_metrics_per_version_route_and_tenant(client):
     assert 'lab5_prediction_seconds_count{tenant="globex",version="1"} 1.0' in text
 
 
+def test_requests_are_counted_by_route_template_and_status(client):
+    """What the SLA error-ratio rule (deploy/prometheus/rules.yml) divides."""
+    assert client.post("/predict", json=body()).status_code == 200
+    assert client.post("/predict", json={**body(), "features": {"age": "34"}}).status_code == 422
+    assert client.post("/tenants/globex/predict", json=body()).status_code == 200
+    text = client.get("/metrics").text
+    assert 'lab5_requests_total{route="/predict",status="200"} 1.0' in text
+    assert 'lab5_requests_total{route="/predict",status="422"} 1.0' in text
+    # The template, not the tenant's name: labels stay bounded however many tenants call.
+    assert 'lab5_requests_total{route="/tenants/{tenant}/predict",status="200"} 1.0' in text
+
+
 def test_shadow_mode_answers_with_a_and_scores_b_after(lab5_settings):
     with make_client(lab5_settings, ab_weights={2: 1.0}, shadow_version=1) as c:
         for i in range(5):

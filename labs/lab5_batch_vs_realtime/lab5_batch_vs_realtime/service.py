@@ -99,12 +99,45 @@ class Metrics:
         self.tenants_loaded = Gauge(
             "lab5_tenant_models_loaded", "Tenant models in memory", registry=self.registry
         )
+        self.requests = Counter(
+            "lab5_requests_total",
+            "HTTP requests by route template and status (the SLA error-ratio rule reads it)",
+            ["route", "status"],
+            registry=self.registry,
+        )
         self.shadow = Counter(
             "lab5_shadow_predictions_total",
             "Shadow predictions, by whether the shadow's label agreed with the served one",
             ["version", "agreed"],
             registry=self.registry,
         )
+
+
+class RequestCounter:
+    """ASGI middleware: one count per answered request, by route template (not raw path, so a
+    tenant name cannot explode the label set) and status, 500 included when a handler raised."""
+
+    def __init__(self, app: Any, counter: Counter) -> None:
+        self.app = app
+        self.counter = counter
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_status(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.counter.labels(route, str(status)).inc()
 
 
 @dataclass
@@ -424,6 +457,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(contract.ContractError, _contract_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(TaskNotImplemented, _not_implemented)
+    app.add_middleware(RequestCounter, counter=runtime.metrics.requests)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
