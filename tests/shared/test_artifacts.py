@@ -17,15 +17,6 @@ from course_models.tabular import example_record, predict_proba, records_to_fram
 from course_models.train import select, train_one
 
 
-@pytest.fixture(scope="module")
-def churn_root(tmp_path_factory):
-    """A private artifacts folder so corrupting files never touches the shared one."""
-    root = tmp_path_factory.mktemp("artifacts")
-    for spec in select(["churn"]):
-        train_one(spec, root, seed=42)
-    return root
-
-
 def copy_of(churn_root, tmp_path):
     root = tmp_path / "artifacts"
     shutil.copytree(churn_root, root)

@@ -18,17 +18,8 @@ from course_models.scoring import (
     ScorerMismatch,
     reference_records,
 )
-from course_models.train import select, train_one
 
 ROWS = 100_000
-
-
-@pytest.fixture(scope="module")
-def churn_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("artifacts")
-    for spec in select(["churn"]):
-        train_one(spec, root, seed=42)
-    return root
 
 
 def generated_frame(version: int) -> pd.DataFrame:
