@@ -115,33 +115,25 @@ def _predict_endpoint(
     """One endpoint per (version, mode); the three modes differ only in how they call the model."""
     if mode == "blocking":
 
-        async def predict(
-            body: body_type, runtime: RuntimeDep, request_id: RequestIdDep, response: Response
-        ) -> Any:
-            # The classic mistake: CPU work inside `async def` stalls every other request.
-            response.headers.update(headers)
-            probs = runtime.predict_sync(version, contract.records_of(body), response)
-            return runtime.respond(version, request_id, probs)
+        async def predict(body: body_type, runtime: RuntimeDep, request_id: RequestIdDep) -> Any:
+            # CPU work inside `async def` stalls every other request while it runs: fine for a
+            # tenth of a millisecond, the classic mistake for anything longer.
+            scored = runtime.predict_sync(version, contract.records_of(body))
+            return runtime.respond(version, request_id, scored, headers)
 
     elif mode == "threadpool":
 
-        def predict(
-            body: body_type, runtime: RuntimeDep, request_id: RequestIdDep, response: Response
-        ) -> Any:
+        def predict(body: body_type, runtime: RuntimeDep, request_id: RequestIdDep) -> Any:
             # A plain `def`: FastAPI runs it in its worker threadpool, the loop stays free.
-            response.headers.update(headers)
-            probs = runtime.predict_sync(version, contract.records_of(body), response)
-            return runtime.respond(version, request_id, probs)
+            scored = runtime.predict_sync(version, contract.records_of(body))
+            return runtime.respond(version, request_id, scored, headers)
 
     else:
 
-        async def predict(
-            body: body_type, runtime: RuntimeDep, request_id: RequestIdDep, response: Response
-        ) -> Any:
+        async def predict(body: body_type, runtime: RuntimeDep, request_id: RequestIdDep) -> Any:
             # Awaits a shared, vectorised model call made in a thread by the micro-batcher.
-            response.headers.update(headers)
-            probs = await runtime.predict_batched(version, contract.records_of(body), response)
-            return runtime.respond(version, request_id, probs)
+            scored = await runtime.predict_batched(version, contract.records_of(body))
+            return runtime.respond(version, request_id, scored, headers)
 
     return predict
 
@@ -150,7 +142,7 @@ def _noop_endpoint(version: int, body_type: Any) -> Callable:
     async def noop(body: body_type, runtime: RuntimeDep, request_id: RequestIdDep) -> Any:
         # Same parsing, validation and response building as a prediction, minus the model.
         probs = [0.5] * len(contract.records_of(body))
-        return runtime.respond(version, request_id, probs)
+        return runtime.respond(version, request_id, (probs, ""))
 
     return noop
 
