@@ -181,12 +181,30 @@ STARTERS: dict[str, Callable[[Path], Lab]] = {
 }
 
 
+def fixture_name(job: str) -> str:
+    return job.split("-")[0]
+
+
+def labs_used(items: list[pytest.Item]) -> set[str]:
+    """The fixtures the tests use, with the lab of each rule group's check."""
+    used = set()
+    for item in items:
+        used.update(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "group" in params:
+            used.add(fixture_name(params["group"]))
+    return used
+
+
 @pytest.fixture(scope="module")
-def starting(tmp_path_factory, trained_artifacts) -> Iterator[dict[str, Future[Lab]]]:
-    """Every lab starting in the background; each lab's fixture waits for its own."""
+def starting(tmp_path_factory, trained_artifacts, request) -> Iterator[dict[str, Future[Lab]]]:
+    """The labs the selected tests use (every lab if none names one) starting in the
+    background; each lab's fixture waits for its own."""
+    used = labs_used([item for item in request.session.items if item.path == request.path])
+    jobs = [job for job in STARTERS if fixture_name(job) in used] or list(STARTERS)
     tmp = tmp_path_factory.mktemp("labs")
     pool = ThreadPoolExecutor(2, thread_name_prefix="prom-lab")
-    futures = {job: pool.submit(start, tmp) for job, start in STARTERS.items()}
+    futures = {job: pool.submit(STARTERS[job], tmp) for job in jobs}
     try:
         yield futures
     finally:
@@ -197,7 +215,7 @@ def starting(tmp_path_factory, trained_artifacts) -> Iterator[dict[str, Future[L
 
 
 def lab_fixture(job: str) -> Callable[..., Lab]:
-    @pytest.fixture(scope="module", name=job.split("-")[0])
+    @pytest.fixture(scope="module", name=fixture_name(job))
     def _lab(starting: dict[str, Future[Lab]]) -> Lab:
         return starting[job].result(timeout=300)
 
@@ -410,7 +428,7 @@ def test_lab5_series_after_traffic(prometheus, lab5_traffic):
 RULES = yaml.safe_load((PROM_DIR / "rules.yml").read_text())["groups"]
 RULE_GROUPS = {g["name"]: g["rules"] for g in RULES if g["name"].startswith("lab")}
 RECORDED = {r["record"] for g in RULES for r in g["rules"] if "record" in r}
-TRAFFIC = {name: f"{name.split('-')[0]}_traffic" for name in RULE_GROUPS}
+TRAFFIC = {name: f"{fixture_name(name)}_traffic" for name in RULE_GROUPS}
 NOT_SERIES = {"by", "without", "on", "ignoring", "bool", "and", "or", "unless", "offset"}
 
 
