@@ -138,13 +138,13 @@ def start_lab3(tmp: Path) -> Lab:
     lab = Lab("lab3-torchserve", server.inference_url, "", server.stop, server.management_url)
     lab.scrape = server.metrics_url.removeprefix("http://")
     with stopped_on_error(lab):
-        server.start()
+        server.start(timeout=150)
         mgmt = ManagementClient(server.management_url)
         try:
             register_all(mgmt, Lab3Settings(versions=[1]), [MODEL_NAME, TEXT_MODEL])
         finally:
             mgmt.close()
-        wait_ready(server, 240)
+        wait_ready(server, 150)
     return lab
 
 
@@ -154,12 +154,13 @@ def start_lab4(tmp: Path) -> Lab:
     from lab4_tf_serving.settings import LAB_DIR, Settings
 
     models = tmp / "lab4-models"
-    subprocess.run(
+    export = subprocess.run(
         [sys.executable, "-m", "lab4_tf_serving", "export", "--out", str(models)],
-        check=True,
         capture_output=True,
-        timeout=300,
+        text=True,
+        timeout=180,
     )
+    assert export.returncode == 0, f"lab 4's export failed: {export.stderr[-800:]}"
     s = Settings(models_dir=models, config_file=LAB_DIR / "models.config")
     rest, grpc = procs.free_port(), procs.free_port()
     log = tmp / "lab4.log"
@@ -167,7 +168,7 @@ def start_lab4(tmp: Path) -> Lab:
     base = f"http://127.0.0.1:{rest}"
     lab = Lab("lab4-tfserving", base, base.removeprefix("http://"), lambda: procs.stop(proc))
     with stopped_on_error(lab):
-        procs.wait_http(f"{base}/v1/models/digits", timeout=180, proc=proc)
+        procs.wait_http(f"{base}/v1/models/digits", timeout=150, proc=proc)
     return lab
 
 
@@ -217,7 +218,7 @@ def starting(tmp_path_factory, trained_artifacts, request) -> Iterator[dict[str,
 def lab_fixture(job: str) -> Callable[..., Lab]:
     @pytest.fixture(scope="module", name=fixture_name(job))
     def _lab(starting: dict[str, Future[Lab]]) -> Lab:
-        return starting[job].result(timeout=300)
+        return starting[job].result(timeout=230)
 
     return _lab
 
@@ -229,7 +230,7 @@ lab1, lab2, lab3, lab4, lab5 = map(lab_fixture, sorted(STARTERS))
 def prometheus(starting, tmp_path_factory) -> Iterator[str]:
     """Prometheus scraping every lab that started (a lab that failed fails its own tests)."""
     assert shutil.which("prometheus"), "prometheus missing: `make setup` installs Debian's package"
-    wait(list(starting.values()), timeout=300)
+    wait(list(starting.values()), timeout=230)  # each start has its own, shorter, waits
     labs = [f.result() for f in starting.values() if f.done() and f.exception() is None]
     assert labs, "no lab started"
     tmp = tmp_path_factory.mktemp("prometheus")
