@@ -83,7 +83,7 @@ class Conn:
     The load generator shares the 2 cores with the server, so its own cost per request shows up
     as "serving overhead". Requests are encoded once and answers are read by Content-Length
     (every answer of this server carries one), which costs about half the client CPU of the
-    stdlib ``http.client`` and a quarter of ``httpx``'s; ``paired_overhead`` measures all
+    stdlib ``http.client`` and a quarter of ``httpx``'s; ``paired_overheads`` measures all
     three on the same route so the client's share is visible (``--client`` rows).
     """
 
@@ -178,48 +178,80 @@ def stdlib_send(url: str) -> Send:
 
 
 CLIENTS = ("raw", "http.client", "httpx")
+OVERHEAD_ROUTES = ("/v2/churn/predict", "/lab/blocking/predict", "/lab/batched/predict")
 
 
-def paired_overhead(
-    url: str, path: str, n: int, client: str = "raw", scoring: str = "fast"
-) -> dict:
+Samples = dict[str, list[float]]
+
+
+def _sender(client: str, url: str, hx: httpx.Client) -> Send:
+    if client == "raw":
+        return Conn(url).send
+    return stdlib_send(url) if client == "http.client" else httpx_send(hx)
+
+
+def _pairs(score: Callable[[], object], send: Send, path: str, n: int, into: Samples) -> None:
+    """``n`` pairs of (one in-process model call, one served request), appended to ``into``."""
+    for _ in range(n):
+        t0 = time.perf_counter()
+        score()
+        t1 = time.perf_counter()
+        status, timing_headers = send("POST", path)
+        t2 = time.perf_counter()
+        assert status == 200, status
+        timing = _server_timing(timing_headers)
+        into["local"].append((t1 - t0) * 1000)
+        into["served"].append((t2 - t1) * 1000)
+        into["app"].append(timing["app"])
+        into["model"].append(timing.get("model", timing.get("batch", float("nan"))))
+
+
+def paired_overheads(
+    url: str,
+    keys: list[tuple[str, str]],
+    n: int,
+    scoring: str = "fast",
+    rounds: int = 5,
+    warmup: int = 100,
+) -> list[dict]:
     """In-process model call and served request, interleaved so both see the same machine load.
 
-    Shared machines drift (other jobs come and go); alternating the two measurements and taking
-    medians of per-pair differences keeps that drift out of the overhead figure. The server's
-    ``Server-Timing`` header splits the served time into model, framework and network+client.
+    Shared machines drift (other jobs come and go), and a server that just started is slower
+    for its first few hundred requests; so every (route, client) pair of ``keys`` is warmed up,
+    then measured in ``rounds`` slices taken in turn, and each row is the median of ``n``
+    pairs. The server's ``Server-Timing`` header splits the served time into model, framework
+    and network + client.
     """
     registry = ModelRegistry("churn", [VERSION], scoring=scoring)
     registry.load()
     record = [example_record(VERSION)]
-    cols: dict[str, list[float]] = {k: [] for k in ("local", "served", "app", "model")}
+
+    def score() -> object:
+        return registry.predict(VERSION, record)
+
+    samples: dict[tuple[str, str], Samples] = {
+        key: {k: [] for k in ("local", "served", "app", "model")} for key in keys
+    }
     with httpx.Client(base_url=url, timeout=30.0) as hx:
-        send = {
-            "raw": lambda: Conn(url).send,
-            "http.client": lambda: stdlib_send(url),
-            "httpx": lambda: httpx_send(hx),
-        }[client]()
-        for i in range(n + 50):
-            t0 = time.perf_counter()
-            registry.predict(VERSION, record)
-            t1 = time.perf_counter()
-            status, timing_headers = send("POST", path)
-            t2 = time.perf_counter()
-            assert status == 200, status
-            if i < 50:  # warm-up pairs are dropped
-                continue
-            timing = _server_timing(timing_headers)
-            cols["local"].append((t1 - t0) * 1000)
-            cols["served"].append((t2 - t1) * 1000)
-            cols["app"].append(timing["app"])
-            cols["model"].append(timing.get("model", timing.get("batch", float("nan"))))
-    c = {k: np.asarray(v) for k, v in cols.items()}
+        senders = {key: _sender(key[1], url, hx) for key in keys}
+        for key in keys:
+            _pairs(score, senders[key], key[0], warmup, {k: [] for k in samples[key]})
+        for _ in range(rounds):
+            for key in keys:
+                _pairs(score, senders[key], key[0], max(n // rounds, 1), samples[key])
+    return [
+        _overhead_row(route, client, scoring, samples[(route, client)]) for route, client in keys
+    ]
+
+
+def _overhead_row(route: str, client: str, scoring: str, samples: Samples) -> dict:
+    c = {k: np.asarray(v) for k, v in samples.items()}
 
     def med(values: np.ndarray) -> float:
         return round(float(np.median(values)), 3)
 
     return {
-        "route": path,
+        "route": route,
         "client": client,
         "scoring": scoring,
         "in_process_p50_ms": med(c["local"]),
@@ -421,17 +453,12 @@ def main(argv: list[str] | None = None) -> None:
     report["settings"]["scoring"] = scoring
     with server(out, scoring=scoring) as url:
         print(f">> 1 worker at {url} (scoring={scoring}): overhead at concurrency 1", flush=True)
-        # The default deployment (threadpool) first, then the other variants for comparison.
-        overheads = [
-            paired_overhead(url, path, 500, scoring=scoring)
-            for path in ("/v2/churn/predict", "/lab/blocking/predict", "/lab/batched/predict")
-        ]
-        # The same default route with the other two clients: how much of "overhead" is the
+        # The default deployment (threadpool) first, then the other variants for comparison,
+        # then the default route with the other two clients: how much of "overhead" is the
         # client's own work (all three share the 2 cores with the server).
-        overheads += [
-            paired_overhead(url, "/v2/churn/predict", 500, client=client, scoring=scoring)
-            for client in CLIENTS[1:]
-        ]
+        keys = [(path, "raw") for path in OVERHEAD_ROUTES]
+        keys += [("/v2/churn/predict", client) for client in CLIENTS[1:]]
+        overheads = paired_overheads(url, keys, 1000, scoring=scoring)
         print(">> throughput per variant and concurrency", flush=True)
         measured = variants_and_health(url, secs, levels)
         for row in overheads:
@@ -444,7 +471,7 @@ def main(argv: list[str] | None = None) -> None:
         w2 = {m: _load32(url, m, secs) for m in ("threadpool", "batched")}
     with server(out, scoring=other) as url:
         print(f">> served, scoring={other}", flush=True)
-        second = paired_overhead(url, "/v2/churn/predict", 300, scoring=other)
+        [second] = paired_overheads(url, [("/v2/churn/predict", "raw")], 300, scoring=other)
         served += served_scoring(url, other, secs, second)
     report["served_scoring"] = served
     report.update(
