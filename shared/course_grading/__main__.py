@@ -5,7 +5,7 @@ restore STUDENT --from INSTRUCTOR  put the solution regions back (by task number
 grade N [--submission DIR]         grade lab N (public + hidden checks) into a per-task report
 check REPORT TASK                  exit 0 when every check of TASK passed (GitHub Classroom)
 roster REPORTS... [--out CSV]      merge reports into a CSV gradebook and a Markdown summary
-acceptance [--labs 1 2 ...]        student edition: fresh <= 15 %, optionally restored = max
+acceptance [--labs 1 2 ...]        student edition: fresh <= 15 %; with --restored, restored = max
 """
 
 from __future__ import annotations
@@ -63,29 +63,44 @@ def _roster(args: argparse.Namespace) -> int:
 
 
 def _acceptance(args: argparse.Namespace) -> int:
+    """Grade the fresh edition (at most ``--max-share``); with ``--restored`` put every solution
+    region back into the same edition and require the maximum: the checks grade what the
+    regions contain, nothing else."""
     root = Path(args.root).resolve()
+    failed: list[str] = []
+    rows = ["| lab | edition | points | share | seconds |", "|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory(prefix="student-edition-") as tmp:
         out = Path(args.out) if args.out else Path(tmp) / "student"
         release.build(root, out, force=True, git=False)
-        failed = []
-        rows = ["| lab | fresh edition | share | seconds |", "|---|---|---|---|"]
-        for lab in args.labs:
-            try:
-                data = grade.grade(lab, root, out, "fresh", timeout=args.timeout)
-            except grade.GradeError as exc:
-                failed.append(f"lab {lab}: {exc}")
-                continue
-            share = data["total"] / data["max"] if data["max"] else 1.0
-            rows.append(
-                f"| {lab} | {data['total']} / {data['max']} | {share:.0%} | {data['seconds']} |"
-            )
-            print(grade.summary(data), flush=True)
-            if share > args.max_share:
-                failed.append(f"lab {lab}: fresh edition scores {share:.0%} > {args.max_share:.0%}")
+        _grade_edition(args, root, out, "fresh", rows, failed)
+        if args.restored:
+            release.restore(out, root)
+            _grade_edition(args, root, out, "restored", rows, failed)
         print("\n".join(rows))
     for line in failed:
         print(line, file=sys.stderr)
     return 1 if failed else 0
+
+
+def _grade_edition(
+    args: argparse.Namespace, root: Path, out: Path, state: str, rows: list[str], failed: list[str]
+) -> None:
+    for lab in args.labs:
+        try:
+            data = grade.grade(lab, root, out, state, timeout=args.timeout)
+        except grade.GradeError as exc:
+            failed.append(f"lab {lab} ({state}): {exc}")
+            continue
+        share = data["total"] / data["max"] if data["max"] else 1.0
+        rows.append(
+            f"| {lab} | {state} | {data['total']} / {data['max']} | {share:.0%} | "
+            f"{data['seconds']} |"
+        )
+        print(grade.summary(data), flush=True)
+        if state == "fresh" and share > args.max_share:
+            failed.append(f"lab {lab}: fresh edition scores {share:.0%} > {args.max_share:.0%}")
+        if state == "restored" and data["total"] != data["max"]:
+            failed.append(f"lab {lab}: restored edition scores {data['total']} / {data['max']}")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -129,6 +144,9 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--out", help="where to write the edition (default: a temporary folder)")
     a.add_argument("--max-share", type=float, default=0.15)
     a.add_argument("--timeout", type=float, default=300, help="seconds per lab (budget: 5 min)")
+    a.add_argument(
+        "--restored", action="store_true", help="then restore every region: must score the maximum"
+    )
     a.set_defaults(run=_acceptance)
     return p
 
