@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from course_models import sysdeps
 from lab3_torchserve import java
 from lab3_torchserve.server import TorchServe, torchserve_command
 from lab3_torchserve.settings import Lab3Settings
@@ -40,11 +41,11 @@ def test_homebrew_jdk_is_found_when_java_is_not_on_path(monkeypatch, tmp_path):
     jdk = tmp_path / "opt" / "openjdk@17"
     (jdk / "bin").mkdir(parents=True)
     (jdk / "bin" / "java").write_text("#!/bin/sh\n")
-    monkeypatch.setattr(java, "HOMEBREW_JDKS", (tmp_path / "missing", jdk))
+    monkeypatch.setattr(sysdeps, "HOMEBREW_JDKS", (tmp_path / "missing", jdk))
     extra, hint = java.java_env({"PATH": str(tmp_path / "empty")})
     assert extra == {"JAVA_HOME": str(jdk)}
     assert f"{jdk}/bin:$PATH" in hint
-    monkeypatch.setattr(java, "HOMEBREW_JDKS", ())
+    monkeypatch.setattr(sysdeps, "HOMEBREW_JDKS", ())
     with pytest.raises(java.JavaNotFound, match="openjdk-17"):
         java.java_env({"PATH": str(tmp_path / "empty")})
     assert java.java_env() == ({}, None)  # this machine has java on PATH

@@ -1,7 +1,8 @@
 """Find the Java 17 that TorchServe's frontend needs, also when ``java`` is not on PATH.
 
 Homebrew's ``openjdk@17`` is keg-only: installed, but not linked into PATH. TorchServe runs
-``$JAVA_HOME/bin/java`` when JAVA_HOME is set, so a found JDK is passed that way.
+``$JAVA_HOME/bin/java`` when JAVA_HOME is set, so a found JDK is passed that way. Where
+Homebrew keeps it is known once, in ``course_models.sysdeps`` (``make setup`` checks the same).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import os
 import shutil
 from pathlib import Path
 
-HOMEBREW_JDKS = (Path("/opt/homebrew/opt/openjdk@17"), Path("/usr/local/opt/openjdk@17"))
+from course_models.sysdeps import homebrew_jdk
+
 INSTALL_HINT = (
     "install Java 17: `sudo apt-get install -y openjdk-17-jre-headless` (Debian/Ubuntu) or "
     "`brew install openjdk@17` (macOS)"
@@ -29,11 +31,11 @@ def java_env(environ: dict[str, str] | None = None) -> tuple[dict[str, str], str
         return {}, None
     if shutil.which("java", path=environ.get("PATH")):
         return {}, None
-    for jdk in HOMEBREW_JDKS:
-        if (jdk / "bin" / "java").exists():
-            hint = (
-                f"java is not on PATH; using Homebrew's {jdk}. To put it on PATH for good: "
-                f"echo 'export PATH=\"{jdk}/bin:$PATH\"' >> ~/.zshrc"
-            )
-            return {"JAVA_HOME": str(jdk)}, hint
+    jdk = homebrew_jdk()
+    if jdk is not None:
+        hint = (
+            f"java is not on PATH; using Homebrew's {jdk}. To put it on PATH for good: "
+            f"echo 'export PATH=\"{jdk}/bin:$PATH\"' >> ~/.zshrc"
+        )
+        return {"JAVA_HOME": str(jdk)}, hint
     raise JavaNotFound(f"TorchServe needs Java 17 and none was found on PATH; {INSTALL_HINT}")
