@@ -77,6 +77,11 @@ def server(log_dir: Path, **overrides: object) -> Iterator[str]:
         yield url
 
 
+def _address(url: str) -> tuple[str, int]:
+    host, port = url.removeprefix("http://").split(":")
+    return host, int(port)
+
+
 class Conn:
     """One keep-alive HTTP/1.1 connection on a raw socket, the way ``wrk`` drives a server.
 
@@ -88,8 +93,7 @@ class Conn:
     """
 
     def __init__(self, url: str):
-        host, port = url.removeprefix("http://").split(":")
-        self.address = (host, int(port))
+        self.address = _address(url)
         self.sock: socket.socket | None = None
         self.buffer = b""
         self.requests: dict[tuple[str, str], bytes] = {}
@@ -157,7 +161,8 @@ Send = Callable[[str, str], tuple[int, list[str]]]
 
 def httpx_send(client: httpx.Client) -> Send:
     def send(method: str, path: str) -> tuple[int, list[str]]:
-        r = client.post(path, content=BODY, headers=HEADERS)
+        body = BODY if method == "POST" else None
+        r = client.request(method, path, content=body, headers=HEADERS)
         return r.status_code, r.headers.get_list("server-timing")
 
     return send
@@ -165,11 +170,10 @@ def httpx_send(client: httpx.Client) -> Send:
 
 def stdlib_send(url: str) -> Send:
     """The stdlib ``http.client`` on one keep-alive connection: the middle of the three."""
-    host, port = url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn = http.client.HTTPConnection(*_address(url), timeout=30)
 
     def send(method: str, path: str) -> tuple[int, list[str]]:
-        conn.request("POST", path, body=BODY, headers=HEADERS)
+        conn.request(method, path, body=BODY if method == "POST" else None, headers=HEADERS)
         resp = conn.getresponse()
         resp.read()
         return resp.status, resp.headers.get_all("server-timing") or []
