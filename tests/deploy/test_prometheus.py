@@ -69,19 +69,22 @@ class Lab:
     management: str = ""  # lab 3 only
 
 
-def process_lab(job: str, cmd: list[str], env: dict[str, str], port: int, log: Path) -> Lab:
-    """A lab that is one process answering /ready (labs 1 and 5), started like `make lab-N`."""
+def process_lab(
+    job: str,
+    cmd: list[str],
+    env: dict[str, str],
+    port: int,
+    log: Path,
+    ready: str = "/ready",
+    timeout: float = 120,
+) -> Lab:
+    """A lab that is one process (labs 1, 4 and 5), started like `make lab-N`, waited on until
+    ``ready`` answers 200."""
     proc = procs.start(cmd, env=env, log=log)
     base = f"http://127.0.0.1:{port}"
     lab = Lab(job, base, base.removeprefix("http://"), lambda: procs.stop(proc))
     with stopped_on_error(lab):
-        procs.wait_until(
-            lambda: httpx.get(f"{base}/ready", timeout=2).status_code == 200,
-            120,
-            what=f"{base}/ready",
-            proc=proc,
-            log=log,
-        )
+        procs.wait_http(f"{base}{ready}", timeout=timeout, proc=proc, log=log)
     return lab
 
 
@@ -163,13 +166,9 @@ def start_lab4(tmp: Path) -> Lab:
     assert export.returncode == 0, f"lab 4's export failed: {export.stderr[-800:]}"
     s = Settings(models_dir=models, config_file=LAB_DIR / "models.config")
     rest, grpc = procs.free_port(), procs.free_port()
+    cmd = standin_cmd(s, rest, grpc)
     log = tmp / "lab4.log"
-    proc = procs.start(standin_cmd(s, rest, grpc), log=log)
-    base = f"http://127.0.0.1:{rest}"
-    lab = Lab("lab4-tfserving", base, base.removeprefix("http://"), lambda: procs.stop(proc))
-    with stopped_on_error(lab):
-        procs.wait_http(f"{base}/v1/models/digits", timeout=150, proc=proc)
-    return lab
+    return process_lab("lab4-tfserving", cmd, {}, rest, log, "/v1/models/digits", timeout=150)
 
 
 # Slowest first: two start at a time, so TorchServe's JVM overlaps everything else.
