@@ -9,15 +9,39 @@ errors into a 503 on ``/ready`` instead of crash-looping or serving a half-loade
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import importlib
+import importlib.metadata
 import json
 import os
 import platform
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from course_models.artifact_types import (
+    ArtifactCorrupt,
+    ArtifactError,
+    ArtifactNotFound,
+    ArtifactVersionMismatch,
+    LoadedArtifact,
+    ScorerMismatch,
+)
+from course_models.scoring import attach_checked_scorer
+
+__all__ = [
+    "ArtifactCorrupt",
+    "ArtifactError",
+    "ArtifactNotFound",
+    "ArtifactVersionMismatch",
+    "LoadedArtifact",
+    "ScorerMismatch",
+    "artifacts_root",
+    "latest_version",
+    "list_artifacts",
+    "load_artifact",
+    "verify_artifact",
+]
 
 METADATA_FILE = "metadata.json"
 ENV_ROOT = "COURSE_ARTIFACTS_DIR"
@@ -30,37 +54,6 @@ FRAMEWORK_LIBRARIES: dict[str, tuple[str, ...]] = {
     "keras": ("tensorflow", "keras"),
     "transformers": ("torch", "transformers", "tokenizers"),
 }
-
-
-class ArtifactError(RuntimeError):
-    """Base class: the artifact cannot be used. ``reason`` is a short machine-readable code."""
-
-    reason = "artifact_error"
-
-    def __init__(self, message: str, path: Path | None = None):
-        super().__init__(message)
-        self.path = path
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"reason": self.reason, "message": str(self), "path": str(self.path or "")}
-
-
-class ArtifactNotFound(ArtifactError):
-    reason = "not_found"
-
-
-class ArtifactCorrupt(ArtifactError):
-    reason = "corrupt"
-
-
-class ArtifactVersionMismatch(ArtifactError):
-    reason = "version_mismatch"
-
-
-class ScorerMismatch(ArtifactError):
-    """The compiled (fast) churn scorer disagrees with the pipeline it was built from."""
-
-    reason = "scorer_mismatch"
 
 
 def repo_root() -> Path | None:
@@ -90,11 +83,23 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+@functools.cache
+def _distribution(module: str) -> str:
+    """The installed distribution that provides an import name (sklearn -> scikit-learn)."""
+    names = importlib.metadata.packages_distributions().get(module) or [module]
+    return min(names, key=lambda dist: (dist.lower().replace("_", "-") != module, dist))
+
+
 def library_versions(framework: str) -> dict[str, str]:
+    """Installed versions from package metadata: no import, so checking an artifact neither
+    starts TensorFlow (and its native log lines) nor costs seconds."""
     versions = {}
     for name in FRAMEWORK_LIBRARIES[framework]:
-        module = importlib.import_module(name)
-        versions[name] = str(module.__version__).split("+")[0]
+        try:
+            version = importlib.metadata.version(_distribution(name))
+        except importlib.metadata.PackageNotFoundError:
+            version = "not installed"
+        versions[name] = version.split("+")[0]
     return versions
 
 
@@ -195,16 +200,6 @@ def verify_artifact(
     return directory, meta
 
 
-@dataclass
-class LoadedArtifact:
-    name: str
-    version: int
-    path: Path
-    metadata: dict[str, Any]
-    model: Any
-    scorer: Any = None  # churn models: the checked fast ChurnScorer (course_models.scoring)
-
-
 def load_artifact(
     name: str,
     version: int | None = None,
@@ -221,8 +216,6 @@ def load_artifact(
     except Exception as exc:  # a file that hashes right but will not deserialise
         raise ArtifactCorrupt(f"{model_path} could not be loaded: {exc}", model_path) from exc
     loaded = LoadedArtifact(name, int(meta["version"]), directory, meta, model)
-    from course_models.scoring import attach_checked_scorer
-
     return attach_checked_scorer(loaded)  # refuses a churn model its fast scorer disagrees with
 
 

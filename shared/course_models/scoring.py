@@ -11,7 +11,13 @@ as it does for the pipeline). Nothing is trained twice, so the two paths cannot 
 and because "cannot" is a claim, every load scores a fixed reference sample through both and
 refuses the artifact (``ScorerMismatch``, reason ``scorer_mismatch``) if they disagree.
 
-``python -m course_models.scoring --bench`` prints pipeline vs fast p50 latencies.
+Logistic regression is summed in a fixed order per row (``_row_sums``), not by a BLAS
+matrix-vector product: BLAS picks its kernel, and so its summation order, by the batch's shape
+(on AMD EPYC a row scored alone and the same row in a batch of 7 differ by one ulp), and a
+row's probability must not depend on its neighbours. XGBoost already sums each row's trees in
+tree order, whatever the batch and thread count.
+
+``python -m course_models.scorer_bench`` prints pipeline vs fast p50 latencies.
 """
 
 from __future__ import annotations
@@ -20,19 +26,21 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 
-from course_models.artifacts import LoadedArtifact, ScorerMismatch
+from course_models.artifact_types import LoadedArtifact, ScorerMismatch
 from course_models.schema import CHURN_FEATURES, Feature, features_for_version
+
+if TYPE_CHECKING:  # pandas is imported where a frame is scored: not for records alone
+    import pandas as pd
 
 Mode = Literal["fast", "pipeline"]
 
 # Largest |fast - pipeline| the load check accepts. The compiled path repeats the pipeline's
-# float operations in the same order, and on the course machines the difference measured on
-# 100,000+ rows is exactly 0; the bound only leaves room for a BLAS that sums differently.
+# float operations, except that logistic regression sums each row in a fixed order where the
+# pipeline's BLAS picks an order by shape: the two differ by at most a few ulps (~1e-17 here).
 TOLERANCE = 1e-9
 REFERENCE_ROWS = 512
 UNKNOWN_CATEGORY = "not-a-known-category"
@@ -145,6 +153,8 @@ def _frame_values(frame: pd.DataFrame, col: _Column) -> np.ndarray:
         return series.astype(bool).to_numpy().astype(np.float64)
     # Categories are strings, so matching values as they are equals matching str(value)
     # (prepare_frame's conversion): a non-string never equals a category either way.
+    import pandas as pd
+
     return pd.Index(list(col.index)).get_indexer(series.to_numpy(dtype=object)).astype(np.intp)
 
 
@@ -179,6 +189,23 @@ class _Compiled:
         return out
 
 
+ROW_BLOCK = 4096  # rows per block of _row_sums' temporary (block x width floats)
+
+
+def _row_sums(x: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """``x @ coef`` summed left to right in every row, whatever the batch or the machine.
+
+    Each product is one IEEE multiply and ``np.add.accumulate`` adds a row's products strictly
+    in column order, so a row's sum is the same float alone, anywhere in a batch, with any
+    thread count, on any CPU. Blocks of rows bound the temporary; rows never mix.
+    """
+    out = np.empty(x.shape[0], dtype=np.float64)
+    for lo in range(0, x.shape[0], ROW_BLOCK):
+        block = x[lo : lo + ROW_BLOCK] * coef
+        out[lo : lo + ROW_BLOCK] = np.add.accumulate(block, axis=1)[:, -1]
+    return out
+
+
 def _compile_estimator(estimator: Any) -> Callable[[np.ndarray], np.ndarray]:
     """P(class 1) from the model matrix with the estimator's own operations, no validation."""
     from scipy.special import expit
@@ -187,10 +214,11 @@ def _compile_estimator(estimator: Any) -> Callable[[np.ndarray], np.ndarray]:
     if isinstance(estimator, LogisticRegression):
         if len(estimator.classes_) != 2:
             raise TypeError("the compiled scorer handles binary classifiers only")
-        coef_t, intercept = estimator.coef_.T.copy(), estimator.intercept_.copy()
+        coef, intercept = estimator.coef_.reshape(-1).copy(), float(estimator.intercept_[0])
 
         def logistic(x: np.ndarray) -> np.ndarray:
-            scores = (x @ coef_t + intercept).reshape(-1)
+            scores = _row_sums(x, coef)
+            scores += intercept
             return expit(scores, out=scores)
 
         return logistic
@@ -264,6 +292,8 @@ class ChurnScorer:
 
     def score_frame(self, frame: Any) -> np.ndarray:
         """A pandas DataFrame or a pyarrow Table (e.g. a Parquet batch) holding the features."""
+        import pandas as pd
+
         if not isinstance(frame, pd.DataFrame):
             frame = _arrow_to_frame(frame, self.features)
         if self._compiled is None:
@@ -291,6 +321,8 @@ class ChurnScorer:
                 self.artifact.path,
             ) from exc
         got_records = self.score_records(records)
+        import pandas as pd
+
         got_frame = self.score_frame(pd.DataFrame.from_records(list(records)))
         diff = max(_max_abs_diff(expected, got_records), _max_abs_diff(expected, got_frame))
         self.max_abs_diff = diff
@@ -353,73 +385,3 @@ def attach_checked_scorer(loaded: LoadedArtifact) -> LoadedArtifact:
     if meta.get("framework") in ("sklearn", "xgboost") and meta.get("feature_schema"):
         loaded.scorer = ChurnScorer.from_artifact(loaded, "fast")
     return loaded
-
-
-# --- benchmark -------------------------------------------------------------------------------
-
-
-def bench(repeats: int = 2000, root: str | None = None) -> list[dict[str, Any]]:
-    """p50/p99 in-process latency of pipeline vs fast, 1 and 32 records, v1 and v2."""
-    import time
-
-    from course_models.artifacts import load_artifact
-
-    rows = []
-    for version in (1, 2):
-        loaded = load_artifact("churn", version, root)
-        sample = reference_records(version, 64)
-        for batch in (1, 32):
-            records = sample[:batch]
-            for mode in ("pipeline", "fast"):
-                scorer = ChurnScorer.from_artifact(loaded, mode)
-                n = repeats if mode == "fast" else max(repeats // 10, 50)
-                for _ in range(min(n, 50)):
-                    scorer.score_records(records)
-                times = []
-                for _ in range(n):
-                    t0 = time.perf_counter()
-                    scorer.score_records(records)
-                    times.append(time.perf_counter() - t0)
-                ms = np.asarray(times) * 1e3
-                rows.append(
-                    {
-                        "version": version,
-                        "records": batch,
-                        "mode": mode,
-                        "p50_ms": round(float(np.percentile(ms, 50)), 4),
-                        "p99_ms": round(float(np.percentile(ms, 99)), 4),
-                        "runs": n,
-                    }
-                )
-    return rows
-
-
-def _main(argv: list[str] | None = None) -> int:
-    import argparse
-    import os
-
-    parser = argparse.ArgumentParser(prog="python -m course_models.scoring", description=__doc__)
-    parser.add_argument("--bench", action="store_true", help="print pipeline vs fast p50s")
-    parser.add_argument("--repeats", type=int, default=2000)
-    parser.add_argument("--artifacts", default=None)
-    args = parser.parse_args(argv)
-    if not args.bench:
-        parser.print_help()
-        return 0
-    rows = bench(args.repeats, args.artifacts)
-    print(f"In-process churn scoring on {os.cpu_count()} CPUs (p50 / p99 ms)\n")
-    print("| version | records | pipeline p50 | fast p50 | fast p99 | speed-up |")
-    print("|---|---|---|---|---|---|")
-    for version in (1, 2):
-        for batch in (1, 32):
-            pick = {r["mode"]: r for r in rows if r["version"] == version and r["records"] == batch}
-            slow, fast = pick["pipeline"], pick["fast"]
-            print(
-                f"| v{version} | {batch} | {slow['p50_ms']:.3f} | {fast['p50_ms']:.3f} | "
-                f"{fast['p99_ms']:.3f} | {slow['p50_ms'] / fast['p50_ms']:,.0f}× |"
-            )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())

@@ -95,7 +95,9 @@ def test_unknown_category_scores_like_an_all_zero_one_hot(churn_root, version):
     x = fast._compiled.matrix(lambda col: _values([record], col), 1)
     contract = next(c for c in fast._compiled.columns if c.feature.name == "contract")
     assert not x[0, contract.start : contract.start + len(contract.index)].any()
-    assert fast.score_records([record])[0] == pipeline_scores(loaded, [record])[0]
+    got, expected = fast.score_records([record])[0], pipeline_scores(loaded, [record])[0]
+    # v1's fixed-order row sum may differ from the pipeline's BLAS by an ulp; trees do not sum.
+    assert got == expected if version == 2 else abs(got - expected) <= TOLERANCE
 
 
 def _values(records, col):
