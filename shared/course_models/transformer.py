@@ -222,7 +222,7 @@ def _sha256(path: Path) -> str:
 
 def load_classifier(directory: Path, meta: dict[str, Any]) -> TextClassifier:
     """Check the side files' sha256 (tokenizer, config, labels), then load offline."""
-    from course_models.artifacts import ArtifactCorrupt
+    from course_models.artifact_types import ArtifactCorrupt
 
     for name, expected in meta.get("files", {}).items():
         path = directory / name
