@@ -32,7 +32,8 @@ def test_edition_has_stubs_and_no_instructor_material(edition, demo_secrets):
     text = all_text(edition)
     for secret in demo_secrets:
         assert secret not in text
-    assert "BEGIN TASK" not in text and "INSTRUCTOR" not in text
+    assert "STUB" not in text and "INSTRUCTOR" not in text
+    assert core.count("# BEGIN TASK 9.1: add two numbers\n") == core.count("# END TASK 9.1\n") == 1
     assert not (edition / "instructor").exists() and not (edition / "tests/lab9/hidden").exists()
     assert (edition / "answers/lab9.md").is_file() and (
         edition / "tests/lab9/test_core.py"
@@ -67,6 +68,22 @@ def test_leak_check_reads_the_written_tree(edition):
     problems = release.leak_check(edition, {secret})
     assert any("labs/notes.txt:2: solution or instructor text" in p for p in problems)
     assert "instructor/lab9.md: instructor-only file" in problems
+
+
+def test_leak_check_finds_internal_issue_numbers_and_unpaired_markers(edition):
+    core = edition / "labs/lab9_demo/lab9_demo/core.py"
+    core.write_text(core.read_text().replace("# END TASK 9.1\n", ""))
+    (edition / "labs/notes.py").write_text(
+        "# as measured in Issue 18.3\n# tensorflow issues 1816\n"
+    )
+    problems = release.leak_check(edition, set())
+    assert "labs/notes.py:1: internal issue number 'Issue 18': '# as measured in Issue 18.3'" in (
+        problems
+    )
+    assert not any("notes.py:2" in p for p in problems)  # an upstream project's issues
+    assert any(
+        p.startswith("labs/lab9_demo/lab9_demo/core.py:") and "never closed" in p for p in problems
+    )
 
 
 def test_classroom_workflow_uses_the_classroom_actions(edition):
