@@ -1,7 +1,11 @@
 """Student edition, restore, grading a submission and the Classroom workflow, on the demo repo."""
 
 import json
+import re
+import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -89,8 +93,12 @@ def test_leak_check_finds_internal_issue_numbers_and_unpaired_markers(edition):
 def test_classroom_workflow_uses_the_classroom_actions(edition):
     flow = yaml.safe_load((edition / ".github/workflows/classroom.yml").read_text())
     assert flow["on"] == ["push", "repository_dispatch", "workflow_dispatch"]
-    assert flow["permissions"] == {"checks": "write", "actions": "read", "contents": "read"}
-    steps = flow["jobs"]["run-autograding-tests"]["steps"]
+    assert flow["permissions"] == {}
+    job = flow["jobs"]["run-autograding-tests"]
+    assert job["permissions"] == {"contents": "read"}
+    steps = job["steps"]
+    assert all(re.fullmatch(r"[\w./-]+@[0-9a-f]{40}", s["uses"]) for s in steps if "uses" in s)
+    assert steps[0]["with"]["persist-credentials"] is False
     graders = [s for s in steps if s.get("uses") == classroom.COMMAND_GRADER]
     assert [(s["id"], s["with"]["max-score"]) for s in graders] == [
         ("lab9task1", 3),
@@ -102,6 +110,13 @@ def test_classroom_workflow_uses_the_classroom_actions(edition):
     assert reporter["env"]["LAB9TASK1_RESULTS"] == "${{steps.lab9task1.outputs.result}}"
     grading = [s for s in steps if s.get("run") == "make grade-9"]
     assert grading and grading[0]["timeout-minutes"] <= 5
+
+
+def test_classroom_workflow_passes_zizmor(edition):
+    zizmor = shutil.which("zizmor") or str(Path(sys.executable).with_name("zizmor"))
+    flow = edition / ".github/workflows/classroom.yml"
+    run = subprocess.run([zizmor, "--offline", str(flow)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def grade_demo(root, lab_root, tmp_path, name):
