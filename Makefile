@@ -84,6 +84,13 @@ student: $(SETUP_STAMP) ## write the student edition (OUT=../course-student, FOR
 roster: $(SETUP_STAMP) ## merge grade reports into gradebook.csv/.md (REPORTS="artifacts/grades/*/lab*.json")
 	$(PY) -m course_grading roster $(or $(REPORTS),artifacts/grades/*/lab*.json) \
 	  --out artifacts/grades/gradebook.csv --summary artifacts/grades/gradebook.md
+# `make lint` also checks the classroom.yml the edition gets (generated, so not in the tree).
+.PHONY: lint-classroom
+lint: lint-classroom
+lint-classroom: $(SETUP_STAMP)
+	@mkdir -p artifacts/lint
+	$(PY) -m course_grading workflow --out artifacts/lint/classroom.yml
+	$(VENV)/bin/zizmor --offline --quiet artifacts/lint/classroom.yml
 # END INSTRUCTOR
 
 load-%: $(SETUP_STAMP) ## Locust headless against a running lab N (PORT=..., USERS=20, TIME=30s)
@@ -112,9 +119,10 @@ k8s-validate: $(SETUP_STAMP) ## render every kustomize overlay and validate it o
 test: $(TRAIN_STAMP) ## run every test except the container smoke tests
 	$(PY) -m pytest -m "not containers" $(PYTEST_ARGS)
 
-lint: $(SETUP_STAMP) ## ruff lint and format check
+lint: $(SETUP_STAMP) ## ruff lint and format check, zizmor on the GitHub workflows
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/zizmor --offline --quiet .github/workflows
 
 format: $(SETUP_STAMP) ## ruff format and autofix
 	$(VENV)/bin/ruff format .

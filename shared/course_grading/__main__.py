@@ -4,6 +4,7 @@ student OUT [--force]              write the student edition (stubs, no instruct
 restore STUDENT --from INSTRUCTOR  put the solution regions back (by task number)
 grade N [--submission DIR]         grade lab N (public + hidden checks) into a per-task report
 check REPORT TASK                  exit 0 when every check of TASK passed (GitHub Classroom)
+workflow [--out FILE]              print (or write) the edition's classroom.yml for this tree
 roster REPORTS... [--out CSV]      merge reports into a CSV gradebook and a Markdown summary
 acceptance [--labs 1 2 ...]        student edition: fresh <= 15 %; with --restored, restored = max
 """
@@ -49,6 +50,15 @@ def _grade(args: argparse.Namespace) -> int:
     )
     print(grade.summary(data))
     return 0 if data["max"] else 1
+
+
+def _workflow(args: argparse.Namespace) -> int:
+    text = classroom.workflow(Path(args.root))
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _roster(args: argparse.Namespace) -> int:
@@ -134,6 +144,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("report")
     c.add_argument("task")
     c.set_defaults(run=lambda a: classroom.check_command(Path(a.report), a.task))
+    w = sub.add_parser("workflow", help="the student edition's classroom.yml for this tree")
+    w.add_argument("--out", help="write it here instead of printing it")
+    w.set_defaults(run=_workflow)
     o = sub.add_parser("roster", help="merge reports into a gradebook")
     o.add_argument("reports", nargs="+")
     o.add_argument("--out", default="gradebook.csv")

@@ -1,11 +1,13 @@
 """GitHub Classroom autograding for the student edition, and the per-task check it runs.
 
 The workflow follows the shape GitHub Classroom itself writes (``on: push`` and
-``repository_dispatch``, ``checks: write``, one job that skips the classroom bot): each lab is
+``repository_dispatch``, one job that skips the classroom bot), with least privilege (the job
+reads the repository and nothing else, the checkout keeps no credentials, every action is pinned
+to the commit of its release tag; ``make lint`` runs zizmor on it): each lab is
 graded once by ``make grade-N`` (the lab's public checks, ≤ 5 min), then one
-``classroom-resources/autograding-command-grader@v1`` step per README task passes when that
+``classroom-resources/autograding-command-grader`` (v1) step per README task passes when that
 task's checks all passed in the lab's JSON report (``python -m course_grading check``), worth the
-README's points; ``classroom-resources/autograding-grading-reporter@v1`` adds them up. A command
+README's points; ``classroom-resources/autograding-grading-reporter`` (v1) adds them up. A command
 grader scores all or nothing, so Classroom counts a task only when it is complete, while
 ``make grade-N`` and the gradebook keep per-check partial points. Written tasks are graded by hand
 and carry no Classroom step.
@@ -21,8 +23,17 @@ from typing import Any
 
 from course_grading.readme import TaskInfo, read_tasks
 
-COMMAND_GRADER = "classroom-resources/autograding-command-grader@v1"
-REPORTER = "classroom-resources/autograding-grading-reporter@v1"
+# Every action pinned to the commit of its release tag (the tag stays as a comment, as zizmor
+# and Dependabot read it): a moved tag cannot change what runs in the students' repositories.
+CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"  # v4.2.2
+SETUP_PYTHON = "actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065"  # v5.6.0
+COMMAND_GRADER = (
+    "classroom-resources/autograding-command-grader@d5b3fa6f50f7f629b7bfae0cc3e4c58852b412d5"
+)
+REPORTER = (
+    "classroom-resources/autograding-grading-reporter@d13b5912daf5042ac1b71bc38bdb4a6bcd61d8ca"
+)
+TAGS = {CHECKOUT: "v4.2.2", SETUP_PYTHON: "v5.6.0", COMMAND_GRADER: "v1", REPORTER: "v1"}
 # Minutes. Setup installs the pinned ~4 GB venv (CPU torch) and trains the models.
 SETUP_MINUTES = 25
 LAB_MINUTES = 5  # the course's budget for grading one lab
@@ -38,6 +49,10 @@ def runner_id(task: str) -> str:
 
 def report_path(lab: int) -> str:
     return f"artifacts/grades/lab{lab}.json"
+
+
+def _uses(action: str) -> str:
+    return f"{action}  # {TAGS[action]}"
 
 
 def _q(text: str) -> str:
@@ -59,24 +74,29 @@ HEADER = """\
 # hand: regenerate the student edition). Each lab is graded once (`make grade-N`, public checks,
 # {lab} min each); each README task is then one command-grader test worth the task's points,
 # passed when all of that task's checks passed. `make grade-N` locally shows the same checks.
+#
+# Least privilege: the job only reads the repository. The v1 grader and reporter write their
+# results as step outputs and annotations, which need no token scope; the checkout keeps no
+# credentials, and every action is pinned to a commit.
 name: Autograding Tests
 "on":
   - push
   - repository_dispatch
   - workflow_dispatch
-permissions:
-  checks: write
-  actions: read
-  contents: read
+permissions: {{}}
 jobs:
   run-autograding-tests:
     runs-on: ubuntu-24.04
     if: github.actor != 'github-classroom[bot]'
     timeout-minutes: {job}
+    permissions:
+      contents: read
     steps:
       - name: Checkout code
-        uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
+        uses: {checkout}
+        with:
+          persist-credentials: false
+      - uses: {setup_python}
         with:
           python-version: "3.11"
       - name: System packages (redis-server for lab 2, Java 17 for TorchServe in lab 3)
@@ -108,7 +128,7 @@ def _lab_steps(lab: int, tasks: dict[str, TaskInfo]) -> tuple[list[str], list[st
         lines += [
             f"      - name: {_q(title)}",
             f"        id: {rid}",
-            f"        uses: {COMMAND_GRADER}",
+            f"        uses: {_uses(COMMAND_GRADER)}",
             "        with:",
             f"          test-name: {_q(title)}",
             f"          command: {_q(command)}",
@@ -122,7 +142,14 @@ def workflow(root: Path) -> str:
     """The classroom.yml text for the labs (and their README tasks) found under root."""
     found = lab_tasks(root)
     job = SETUP_MINUTES + LAB_MINUTES * len(found) + 10
-    lines = [HEADER.format(lab=LAB_MINUTES, job=job, setup=SETUP_MINUTES).rstrip("\n")]
+    header = HEADER.format(
+        lab=LAB_MINUTES,
+        job=job,
+        setup=SETUP_MINUTES,
+        checkout=_uses(CHECKOUT),
+        setup_python=_uses(SETUP_PYTHON),
+    )
+    lines = [header.rstrip("\n")]
     runners: list[str] = []
     for lab, tasks in found.items():
         steps, ids = _lab_steps(lab, tasks)
@@ -131,7 +158,7 @@ def workflow(root: Path) -> str:
     if runners:
         lines += [
             "      - name: Autograding Reporter",
-            f"        uses: {REPORTER}",
+            f"        uses: {_uses(REPORTER)}",
             "        env:",
             *[
                 f'          {r.upper()}_RESULTS: "${{{{steps.{r}.outputs.result}}}}"'

@@ -6,8 +6,11 @@ and DEVELOPERS.md). Like nbgrader's solution delimiters, the markers are plain c
 instructor tree runs as written; unlike nbgrader the stub is written by the author, next to the
 solution, because a service stub must keep the lab startable (a 501, not a crash).
 
-Instructor-only blocks (``BEGIN INSTRUCTOR`` / ``END INSTRUCTOR``, as ``#`` comments or as
-Markdown ``<!-- -->`` comments) are dropped from the student edition with their content.
+The student edition keeps each region's ``BEGIN TASK`` and ``END TASK`` lines around its stub, so
+students find every task by its marker and ``restore`` finds every region by its number, whatever
+the release's formatter did to the lines around it. Instructor-only blocks (``BEGIN INSTRUCTOR`` /
+``END INSTRUCTOR``, as ``#`` comments or as Markdown ``<!-- -->`` comments) are dropped from the
+student edition with their content.
 """
 
 from __future__ import annotations
@@ -194,24 +197,41 @@ def student_version(lines: Sequence[str], path: str | Path) -> Stripped:
     cursor = 0
     for region in regions:
         out.extend(kept[cursor : region.begin])
-        out.extend(region.stub)
+        out.extend([kept[region.begin], *region.stub, kept[region.end]])
         secret.extend(region.solution)
         cursor = region.end + 1
     out.extend(kept[cursor:])
     return Stripped(out, regions, secret, out)
 
 
-def _find_block(lines: Sequence[str], block: Sequence[str], start: int, before: str | None) -> int:
-    """Index of ``block`` in ``lines`` at or after ``start`` (-1 if absent); prefer the match
-    preceded by the same line as in the instructor file, so a common stub (``pass``) lands right."""
-    n = len(block)
-    hits = [i for i in range(start, len(lines) - n + 1) if list(lines[i : i + n]) == list(block)]
-    if not hits:
-        return -1
-    for i in hits:
-        if before is not None and i > 0 and lines[i - 1] == before:
-            return i
-    return hits[0]
+@dataclass(frozen=True)
+class Marked:
+    """A ``BEGIN TASK`` … ``END TASK`` span as found in any tree (a stub, a solution, or both)."""
+
+    task: str
+    begin: int  # 0-based index of the BEGIN line
+    end: int  # 0-based index of the END line
+
+
+def marked_regions(lines: Sequence[str], path: str | Path = "<text>") -> list[Marked]:
+    """The marker pairs of a file, in order; ``STUB`` lines inside are content, not structure."""
+    found: list[Marked] = []
+    open_: tuple[str, int] | None = None
+    for i, raw in enumerate(lines):
+        if m := BEGIN_RE.match(raw):
+            if open_ is not None:
+                raise RegionError(
+                    path, i + 1, f"regions do not nest: task {open_[0]} is still open"
+                )
+            open_ = (m["task"], i)
+        elif m := END_RE.match(raw):
+            if open_ is None or open_[0] != m["task"]:
+                raise RegionError(path, i + 1, f"END TASK {m['task']} without its BEGIN")
+            found.append(Marked(open_[0], open_[1], i))
+            open_ = None
+    if open_ is not None:
+        raise RegionError(path, open_[1] + 1, f"task {open_[0]} is never closed (END TASK)")
+    return found
 
 
 def restore_lines(
@@ -220,34 +240,46 @@ def restore_lines(
     path: str | Path,
     tasks: Iterable[str] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Put the instructor's regions (markers included) back in place of their stubs.
+    """Put the instructor's regions (markers included) back between the student file's markers.
 
-    Returns the new lines and the tasks restored. A stub the student edited away is an error
-    (naming the file and task): restoring is for fixtures and checks, not for merging work.
+    The result is the instructor's file (instructor blocks dropped) with each region taken from
+    the instructor for the wanted tasks and from the student file for the others, so lines the
+    release reformatted or whose imports it pruned come back as the solution needs them. Returns
+    the new lines and the tasks restored; a student file whose markers do not match the
+    instructor's regions (a marker edited away) is an error naming the file and task: restoring
+    is for fixtures and checks, not for merging work.
     """
     wanted = set(tasks) if tasks is not None else None
-    markdown = str(path).lower().endswith(MARKDOWN_SUFFIXES)
-    if markdown:
+    if str(path).lower().endswith(MARKDOWN_SUFFIXES):
         return list(student), []
-    drop = {i for b in instructor_blocks(instructor, path, markdown) for i in b}
+    drop = {i for b in instructor_blocks(instructor, path, False) for i in b}
     kept = [line for i, line in enumerate(instructor) if i not in drop]
-    out = list(student)
+    regions = parse_regions(kept, path)
+    marks = marked_regions(student, path)
+    for k, region in enumerate(regions):
+        if k >= len(marks) or marks[k].task != region.task:
+            found = f"task {marks[k].task}" if k < len(marks) else "nothing"
+            raise RegionError(
+                path,
+                region.begin + 1,
+                f"markers of task {region.task} not found in the student file "
+                f"(region {k + 1} of {len(regions)}; found {found})",
+            )
+    if len(marks) > len(regions):
+        extra = marks[len(regions)]
+        raise RegionError(path, extra.begin + 1, f"task {extra.task}: no such region upstream")
+    out: list[str] = []
     restored: list[str] = []
     cursor = 0
-    for region in parse_regions(kept, path):
-        before = kept[region.begin - 1] if region.begin > 0 else None
-        at = _find_block(out, region.stub, cursor, before)
-        if at < 0:
-            raise RegionError(
-                path, region.begin + 1, f"stub of task {region.task} not found in the student file"
-            )
-        if wanted is not None and region.task not in wanted:
-            cursor = at + len(region.stub)
-            continue
-        original = region.original(kept)
-        out[at : at + len(region.stub)] = original
-        cursor = at + len(original)
-        restored.append(region.task)
+    for region, mark in zip(regions, marks, strict=True):
+        out.extend(kept[cursor : region.begin])
+        if wanted is None or region.task in wanted:
+            out.extend(region.original(kept))
+            restored.append(region.task)
+        else:
+            out.extend(student[mark.begin : mark.end + 1])
+        cursor = region.end + 1
+    out.extend(kept[cursor:])
     return out, restored
 
 

@@ -2,24 +2,27 @@
 
 Modelled on ``nbgrader generate_assignment`` / ``otter assign`` (one source of truth, a release
 built from it), for a repository of services: the input is ``git ls-files`` (so no venv, no
-artifacts), every text file outside Markdown has its task regions replaced by their stubs, every
-file has its instructor blocks dropped, instructor-only paths are not copied, and a leak check
-reads the written tree back before the command reports success.
+artifacts), every text file outside Markdown has its task regions replaced by their stubs (the
+``BEGIN``/``END TASK`` lines stay, so students find each task), every file has its instructor
+blocks dropped, instructor-only paths are not copied, the Python files that got stubs are made
+lint- and format-clean (``ruff check --fix``, safe fixes only, then ``ruff format``: a stub leaves
+imports only the solution used), and a leak check reads the written tree back before the command
+reports success.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from course_grading import classroom
 from course_grading.regions import (
-    BEGIN_RE,
-    END_RE,
     HASH_INSTRUCTOR_RE,
     MARKDOWN_SUFFIXES,
     MD_INSTRUCTOR_RE,
@@ -27,6 +30,7 @@ from course_grading.regions import (
     Region,
     RegionError,
     is_trivial,
+    marked_regions,
     read_lines,
     restore_lines,
     student_version,
@@ -42,11 +46,15 @@ INSTRUCTOR_ONLY = (
     ".github/workflows/ci.yml",
 )
 WORKFLOW = ".github/workflows/classroom.yml"
+# The course's own issue numbers (the word, a space, a number) mean nothing to a student;
+# an upstream project's issues are named with the project ("tensorflow/serving issues ...").
+INTERNAL_ISSUE_RE = re.compile(r"\bissue\s+#?\d+", re.IGNORECASE)
 BANNER = (
-    "> **Student edition.** This repository was generated from the course's instructor\n"
-    "> repository ({source}). Each lab README lists *Your tasks*; the code they name answers\n"
-    '> "task N.M not implemented" until you write it. `make grade-N` grades your work (the\n'
-    "> public checks), and `answers/labN.md` holds your written answers.\n"
+    "> **Student edition.** This is your copy of the course ({source}). Each lab README lists\n"
+    "> *Your tasks*; each task's code sits between `# BEGIN TASK N.M` and `# END TASK N.M` and\n"
+    '> answers "task N.M not implemented" (HTTP 501, or exit code 2) until you write it.\n'
+    "> `make grade-N` runs the public checks of lab N and prints your points per task;\n"
+    "> `answers/labN.md` holds your written answers.\n"
 )
 
 
@@ -115,6 +123,7 @@ def build(root: Path, out: Path, force: bool = False, git: bool = True) -> Editi
     edition = Edition(out)
     public: set[str] = set()
     secret: set[str] = set()
+    stubbed: list[str] = []
     for rel in tracked_files(root):
         if instructor_only(rel) or rel == WORKFLOW:
             edition.left_out.append(rel)
@@ -135,6 +144,9 @@ def build(root: Path, out: Path, force: bool = False, git: bool = True) -> Editi
             public.update(_norm(line) for line in stripped.public)
         shutil.copymode(src, dst)
         edition.files += 1
+        if stripped.regions and rel.endswith(".py"):
+            stubbed.append(rel)
+    tidy(out, stubbed)
     workflow = out / WORKFLOW
     workflow.parent.mkdir(parents=True, exist_ok=True)
     workflow.write_text(classroom.workflow(out), encoding="utf-8")
@@ -148,14 +160,45 @@ def build(root: Path, out: Path, force: bool = False, git: bool = True) -> Editi
     return edition
 
 
+def _ruff(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "ruff", *args]
+    try:
+        return subprocess.run(cmd, cwd=out, capture_output=True, text=True, check=False)
+    except OSError as exc:  # pragma: no cover - the interpreter itself is missing
+        raise ReleaseError(f"cannot run ruff ({exc})") from exc
+
+
+def tidy(out: Path, files: list[str]) -> None:
+    """Lint- and format-clean the stubbed Python files with the edition's own ruff settings.
+
+    Only safe fixes (unused imports and ``noqa`` comments a stub no longer needs, import order),
+    then the formatter; anything left is a stub to fix at the source, so the release stops.
+    ``restore`` takes the lines outside the regions from the instructor's file again.
+    """
+    if not files:
+        return
+    fix = _ruff(out, "check", "--fix", "--no-cache", "--exit-zero", "--quiet", *files)
+    if fix.returncode != 0:
+        raise ReleaseError(f"ruff is needed for the release (the dev extra): {fix.stderr.strip()}")
+    _ruff(out, "format", "--no-cache", "--quiet", *files)
+    left = _ruff(out, "check", "--no-cache", *files)
+    unformatted = _ruff(out, "format", "--check", "--no-cache", *files)
+    if left.returncode or unformatted.returncode:
+        raise ReleaseError(
+            "the stubbed files are not lint-clean after ruff's safe fixes:\n"
+            + (left.stdout + unformatted.stdout).strip()
+        )
+
+
 def _norm(line: str) -> str:
     return line.strip()
 
 
 def _marker_left(line: str, markdown: bool) -> bool:
+    """Instructor markers and STUB lines never ship; BEGIN/END TASK lines do (around stubs)."""
     if markdown:
         return bool(MD_INSTRUCTOR_RE.match(line))
-    return any(p.match(line) for p in (BEGIN_RE, END_RE, STUB_RE, HASH_INSTRUCTOR_RE))
+    return any(p.match(line) for p in (STUB_RE, HASH_INSTRUCTOR_RE))
 
 
 def leak_check(out: Path, secrets: set[str]) -> list[str]:
@@ -170,11 +213,18 @@ def leak_check(out: Path, secrets: set[str]) -> list[str]:
         if lines is None:
             continue
         markdown = rel.lower().endswith(MARKDOWN_SUFFIXES)
+        if not markdown:
+            try:
+                marked_regions(lines, rel)
+            except RegionError as exc:
+                problems.append(f"{exc} (task markers around a stub must pair up)")
         for i, line in enumerate(lines, 1):
             if _marker_left(line, markdown):
                 problems.append(f"{rel}:{i}: marker left in the edition: {line.strip()!r}")
             elif _norm(line) in secrets:
                 problems.append(f"{rel}:{i}: solution or instructor text: {line.strip()!r}")
+            elif m := INTERNAL_ISSUE_RE.search(line):
+                problems.append(f"{rel}:{i}: internal issue number {m[0]!r}: {line.strip()!r}")
     return problems
 
 
@@ -210,6 +260,7 @@ def restore(student: Path, instructor: Path, tasks: list[str] | None = None) -> 
             raise RegionError(rel, 1, f"{target} is missing from the student checkout")
         lines = read_lines(instructor / rel) or []
         new, done = restore_lines(read_lines(target) or [], lines, rel, tasks)
-        target.write_text("".join(new), encoding="utf-8")
+        if done:
+            target.write_text("".join(new), encoding="utf-8")
         restored.update(done)
     return restored

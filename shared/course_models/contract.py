@@ -5,8 +5,9 @@ optionality), so the API of every lab, the training code and the batch job canno
 Each schema version gets its own classes: v2 adds fields, v1 classes never change, which is what
 keeps v1 consumers safe.
 
-What each lab does with it:
-- lab 1 uses the models as FastAPI body types;
+It is given to every lab, complete, so no lab's endpoints wait on another lab's task. What each
+lab does with it:
+- lab 1 uses the models as FastAPI body types (and its task 1.2 turns their errors into 422s);
 - lab 2 (Flask, no pydantic layer) calls ``loads_strict`` and ``validate_batch`` or
   ``validate_instance`` and maps ``ContractError`` to its own JSON shape;
 - lab 5 wraps ``instance_model`` in its envelope (``entity_id``, ``features``).
@@ -35,7 +36,6 @@ from pydantic import (
 )
 
 from course_models.schema import CHURN_FEATURES, Feature, features_for_version
-from course_models.tasks import TaskNotImplemented
 
 CLASSES: tuple[str, str] = ("stays", "churns")
 Label = Literal["stays", "churns"]
@@ -67,14 +67,7 @@ def _whole_float_to_int(value: Any) -> Any:
 
 
 WholeNumber = Annotated[int, BeforeValidator(_whole_float_to_int)]
-
-
-def _not_written(value: Any) -> Any:
-    raise TaskNotImplemented("1.2", "the request model's fields (course_models/contract.py)")
-
-
-# BEGIN TASK 1.2: the request model — strict types, bounds, enums, no NaN, no extra fields
-CLOSED = ConfigDict(extra="forbid")
+CLOSED = ConfigDict(extra="forbid")  # a field the contract does not name is an error
 
 
 def field_for(f: Feature) -> tuple[Any, Any]:
@@ -99,16 +92,6 @@ def field_for(f: Feature) -> tuple[Any, Any]:
     if f.optional:
         annotation = annotation | None
     return annotation, info
-
-
-# STUB
-# CLOSED = ConfigDict()
-#
-#
-# def field_for(f: Feature) -> tuple[Any, Any]:
-#     """(type, FieldInfo) for one feature. Task 1.2: make it strict (see the lab 1 README)."""
-#     return Annotated[Any, BeforeValidator(_not_written)], Field(description=f.description)
-# END TASK 1.2
 
 
 class _Closed(BaseModel):

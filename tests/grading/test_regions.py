@@ -35,9 +35,11 @@ def test_region_is_replaced_by_its_uncommented_stub():
     assert "".join(out.lines) == (
         "def route():\n"
         "    x = 1\n"
+        "    # BEGIN TASK 1.3: v2 route that keeps v1 byte-compatible\n"
         '    raise TaskNotImplemented("1.3", "the v2 predict route")\n'
         "\n"
         "    return None\n"
+        "    # END TASK 1.3\n"
         "    return x\n"
     )
     (region,) = out.regions
@@ -48,7 +50,7 @@ def test_region_is_replaced_by_its_uncommented_stub():
 def test_config_file_regions_and_title_optional():
     text = "port=1\n# BEGIN TASK 3.2\nbatch_size=8\n# STUB\n# batch_size=1\n# END TASK 3.2\n"
     out = student_version(lines(text), "config.properties")
-    assert out.lines == ["port=1\n", "batch_size=1\n"]
+    assert out.lines == ["port=1\n", "# BEGIN TASK 3.2\n", "batch_size=1\n", "# END TASK 3.2\n"]
 
 
 @pytest.mark.parametrize(
@@ -87,7 +89,7 @@ def test_instructor_blocks_are_dropped_and_kept_secret():
 
 def test_stub_lines_may_mention_stub_and_tasks():
     text = "# BEGIN TASK 2.1\nx = 1\n# STUB\n#     stub = make_stub()\n# END TASK 2.1\n"
-    assert student_version(lines(text), "m.py").lines == ["    stub = make_stub()\n"]
+    assert student_version(lines(text), "m.py").lines[1] == "    stub = make_stub()\n"
 
 
 def test_markdown_is_not_parsed_for_task_regions():
@@ -102,11 +104,14 @@ def test_restore_puts_regions_back_by_task():
     assert "".join(back) == two and done == ["1.3", "1.4"]
     only, done = restore_lines(student, lines(two), "app.py", tasks=["1.4"])
     assert done == ["1.4"]
-    assert "compute_the_v2_answer" in "".join(only[6:])
-    assert 'raise TaskNotImplemented("1.3"' in "".join(only)
+    assert "compute_the_v2_answer" in "".join(only[10:])
+    assert 'raise TaskNotImplemented("1.3"' in "".join(only[:10])
+    # a second restore finds 1.3's stub between its markers and leaves 1.4's solution alone
+    both, done = restore_lines(only, lines(two), "app.py", tasks=["1.3"])
+    assert "".join(both) == two and done == ["1.3"]
 
 
-def test_restore_finds_a_common_stub_by_its_context():
+def test_restore_finds_a_common_stub_by_its_markers():
     text = (
         "def a():\n    pass\n\n"
         "def b():\n    # BEGIN TASK 2.1\n    return 2\n    # STUB\n    # pass\n    # END TASK 2.1\n"
@@ -116,10 +121,28 @@ def test_restore_finds_a_common_stub_by_its_context():
     assert "".join(back) == text
 
 
-def test_restore_refuses_a_stub_edited_away():
-    student = lines("def route():\n    x = 1\n    return 42\n    return x\n")
-    with pytest.raises(RegionError, match=r"stub of task 1\.3 not found"):
-        restore_lines(student, lines(SOURCE), "app.py")
+def test_restore_takes_the_lines_outside_regions_from_the_instructor():
+    """The release's ruff prunes imports only a solution used and reformats around stubs."""
+    text = "import os\nimport sys\n\n\n" + SOURCE.replace("x = 1", "x = os.sep")
+    student = student_version(lines(text), "app.py").lines[1:]  # `import os` pruned
+    student = [line.replace("    return None\n", "    return None  # mine\n") for line in student]
+    back, done = restore_lines(student, lines(text), "app.py")
+    assert "".join(back) == text and done == ["1.3"]
+    keep, done = restore_lines(student, lines(text), "app.py", tasks=[])
+    assert done == [] and "    return None  # mine\n" in keep  # the student's region stays
+
+
+@pytest.mark.parametrize(
+    ("student", "message"),
+    [
+        ("def route():\n    x = 1\n    return 42\n    return x\n", r"markers of task 1\.3 not"),
+        ("# BEGIN TASK 1.4\npass\n# END TASK 1.4\n", r"markers of task 1\.3 not found"),
+        ("# BEGIN TASK 1.3\npass\n", "never closed"),
+    ],
+)
+def test_restore_refuses_markers_edited_away(student, message):
+    with pytest.raises(RegionError, match=message):
+        restore_lines(lines(student), lines(SOURCE), "app.py")
 
 
 def test_trivial_lines_are_not_leaks():

@@ -1,7 +1,11 @@
 """Student edition, restore, grading a submission and the Classroom workflow, on the demo repo."""
 
 import json
+import re
+import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -32,7 +36,8 @@ def test_edition_has_stubs_and_no_instructor_material(edition, demo_secrets):
     text = all_text(edition)
     for secret in demo_secrets:
         assert secret not in text
-    assert "BEGIN TASK" not in text and "INSTRUCTOR" not in text
+    assert "STUB" not in text and "INSTRUCTOR" not in text
+    assert core.count("# BEGIN TASK 9.1: add two numbers\n") == core.count("# END TASK 9.1\n") == 1
     assert not (edition / "instructor").exists() and not (edition / "tests/lab9/hidden").exists()
     assert (edition / "answers/lab9.md").is_file() and (
         edition / "tests/lab9/test_core.py"
@@ -69,11 +74,31 @@ def test_leak_check_reads_the_written_tree(edition):
     assert "instructor/lab9.md: instructor-only file" in problems
 
 
+def test_leak_check_finds_internal_issue_numbers_and_unpaired_markers(edition):
+    core = edition / "labs/lab9_demo/lab9_demo/core.py"
+    core.write_text(core.read_text().replace("# END TASK 9.1\n", ""))
+    (edition / "labs/notes.py").write_text(
+        "# as measured in Issue 18.3\n# tensorflow issues 1816\n"
+    )
+    problems = release.leak_check(edition, set())
+    assert "labs/notes.py:1: internal issue number 'Issue 18': '# as measured in Issue 18.3'" in (
+        problems
+    )
+    assert not any("notes.py:2" in p for p in problems)  # an upstream project's issues
+    assert any(
+        p.startswith("labs/lab9_demo/lab9_demo/core.py:") and "never closed" in p for p in problems
+    )
+
+
 def test_classroom_workflow_uses_the_classroom_actions(edition):
     flow = yaml.safe_load((edition / ".github/workflows/classroom.yml").read_text())
     assert flow["on"] == ["push", "repository_dispatch", "workflow_dispatch"]
-    assert flow["permissions"] == {"checks": "write", "actions": "read", "contents": "read"}
-    steps = flow["jobs"]["run-autograding-tests"]["steps"]
+    assert flow["permissions"] == {}
+    job = flow["jobs"]["run-autograding-tests"]
+    assert job["permissions"] == {"contents": "read"}
+    steps = job["steps"]
+    assert all(re.fullmatch(r"[\w./-]+@[0-9a-f]{40}", s["uses"]) for s in steps if "uses" in s)
+    assert steps[0]["with"]["persist-credentials"] is False
     graders = [s for s in steps if s.get("uses") == classroom.COMMAND_GRADER]
     assert [(s["id"], s["with"]["max-score"]) for s in graders] == [
         ("lab9task1", 3),
@@ -85,6 +110,13 @@ def test_classroom_workflow_uses_the_classroom_actions(edition):
     assert reporter["env"]["LAB9TASK1_RESULTS"] == "${{steps.lab9task1.outputs.result}}"
     grading = [s for s in steps if s.get("run") == "make grade-9"]
     assert grading and grading[0]["timeout-minutes"] <= 5
+
+
+def test_classroom_workflow_passes_zizmor(edition):
+    zizmor = shutil.which("zizmor") or str(Path(sys.executable).with_name("zizmor"))
+    flow = edition / ".github/workflows/classroom.yml"
+    run = subprocess.run([zizmor, "--offline", str(flow)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def grade_demo(root, lab_root, tmp_path, name):

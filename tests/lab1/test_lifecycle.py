@@ -124,7 +124,7 @@ def test_broken_v2_is_not_ready_and_not_served(serve_app, artifacts_copy, record
 @pytest.mark.points(1)
 @pytest.mark.parametrize("how", ["missing", "corrupt", "version_mismatch"])
 def test_not_ready_answers_leak_no_paths_or_checksums(serve_app, artifacts_copy, record_v1, how):
-    """Issue 18: the reason code and a safe message for clients, never the server's files."""
+    """The reason code and a safe message for clients, never the server's files."""
     _break(artifacts_copy, 2, how)
     with serve_app(artifacts_dir=artifacts_copy) as client:
         for r in (client.get("/ready"), client.post("/v2/churn/predict", json=record_v1)):

@@ -1,5 +1,5 @@
-"""Task 1.2: the Pydantic request model. Bad input is a 4xx JSON that names the field, never a
-5xx and never a silent coercion (checked over HTTP, so any correct model scores)."""
+"""Task 1.2: validation errors that name the field. Bad input is a 4xx JSON that names the field,
+never a 5xx and never a silent coercion (checked over HTTP, so any correct handler scores)."""
 
 from __future__ import annotations
 

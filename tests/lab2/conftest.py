@@ -113,7 +113,7 @@ SERVED: dict[str, Config] = {
     "pool": Config(SLOW, redis=True, persist=True),
     "restart": Config(SLOW, redis=True, persist=True),
 }
-# Issue 18's experiments (lab2_flask_celery.chaos), each run once on its own stack, in the
+# The fault experiments (lab2_flask_celery.chaos), each run once on its own stack, in the
 # background; the graded check and the chaos test of the same fault assert on one outcome.
 RUNS: dict[str, tuple[str, Callable[[Served], dict]]] = {
     "sigkill_outcome": ("sigkill", lambda s: worker_sigkill(s.stack, s.base, timeout=60)),

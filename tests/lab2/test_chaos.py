@@ -1,4 +1,4 @@
-"""Issue 18's faults, injected for real and bounded in time and size (the same experiments as
+"""The README's faults, injected for real and bounded in time and size (the same experiments as
 `make chaos-2`): a restarted redis-server, SIGKILLed workers, oversized and chunked bodies."""
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def test_routing_errors_are_json(http):
 @pytest.mark.task("2.1")
 @pytest.mark.points(2)
 def test_oversized_bodies_are_413_json_whatever_the_framing(lab2_url):
-    """Issue 18.1: Content-Length or chunked, 3 MB or 50 MB: 413 JSON, never a cut body parsed."""
+    """Content-Length or chunked, 3 MB or 50 MB: 413 JSON, never a cut body parsed."""
     rows = body_limits(lab2_url, 1_000_000)
     for row in rows:
         expected = 200 if row["case"].startswith("valid") else 413

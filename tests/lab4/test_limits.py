@@ -1,4 +1,4 @@
-"""Chaos: oversized requests to the stand-in (issue 18). The real TF Serving reads any REST body
+"""Chaos: oversized requests to the stand-in. The real TF Serving reads any REST body
 whole and takes gRPC messages up to 2 GiB; the stand-in refuses bodies over its limits (413 JSON,
 RESOURCE_EXHAUSTED) without holding them, so its memory stays bounded. Its own server, with
 small limits, so the test is quick."""

@@ -408,7 +408,7 @@ def workers_compare(w1: dict[str, LoadResult], w2: dict[str, LoadResult]) -> lis
     ]
 
 
-# Issue 13's targets, checked on numbers from this one run.
+# The lab's speed targets (README), checked on numbers from this one run.
 OLD_DEFAULT_C1_RPS = 93.0  # lab 1's default mode at c=1 before the compiled scorer (README)
 
 
@@ -544,7 +544,7 @@ def print_report(report: dict, levels: tuple[int, ...]) -> None:
     print()
     print_table([report["ratios"]], "Ratios")
     print()
-    print_table([report["targets"]], "Targets (issue 13), this run")
+    print_table([report["targets"]], "Speed targets, this run")
     print(
         f"\nload average (1/5/15 min) at start {report['load_average_start']}, "
         f"at end {report['load_average_end']}, on {os.cpu_count()} CPUs"

@@ -73,6 +73,7 @@ class StrictJSONRoute(APIRoute):
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     """422 naming each field; never echoes the input (it may be large or sensitive)."""
+    # BEGIN TASK 1.2: the 422 answer that names each offending field, never the input
     errors = []
     for err in exc.errors():
         loc = contract.clean_loc(tuple(err.get("loc", ())))
@@ -81,6 +82,10 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
             {"loc": loc or ["body"], "field": field, "msg": err["msg"], "type": err["type"]}
         )
     return JSONResponse(status_code=422, content={"detail": errors})
+    # STUB
+    # missing = TaskNotImplemented("1.2", "the 422 answer naming each field (http_errors.py)")
+    # return JSONResponse(status_code=NOT_IMPLEMENTED_STATUS, content=missing.to_dict())
+    # END TASK 1.2
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -1,7 +1,7 @@
 """Reading a JSON request body safely, whatever its framing.
 
 Werkzeug's own limit on a chunked body stops reading at the limit and hands the app the
-first ``max_content_length`` bytes as if they were the whole body (issue 18.1: a padded valid
+first ``max_content_length`` bytes as if they were the whole body (measured: a padded valid
 record followed by garbage answered 200). Here we read one byte past the limit: more than the
 limit is a 413, and a cut body is never parsed. Before answering 413 we read and drop what the
 client is still sending (up to ``drain_limit``) so it can read the answer instead of seeing

@@ -106,7 +106,7 @@ def pieces(data: bytes, size: int = 1 << 16) -> list[bytes]:
 
 
 def body_limits(base: str, limit: int) -> list[dict[str, Any]]:
-    """Issue 18.1's bodies, each with Content-Length and chunked framing."""
+    """The oversized-body experiment's bodies, each with Content-Length and chunked framing."""
     record = json.dumps(example_record(2)).encode()
     fits = record + b" " * (limit - len(record))  # exactly the limit: valid, must be 200
     cases = {
@@ -192,7 +192,7 @@ def log_has(path: Path, pattern: str) -> bool:
 def redis_restart(
     stack: Stack, base: str, n_jobs: int = 20, down: float = 5.0, timeout: float = 120
 ) -> dict[str, Any]:
-    """Issue 18.3: stop Redis while a job runs, keep it down ``down`` seconds (the fault), and
+    """Redis restart: stop Redis while a job runs, keep it down ``down`` seconds (the fault), and
     restart it on the same append-only file. ``stack``'s Redis runs with ``persist=True`` and
     ``base`` is a gunicorn in front of it; this starts (and leaves running) one worker."""
     worker_log = stack.tmp / "redis-worker.log"
@@ -262,7 +262,7 @@ def start_slow_job(base: str) -> tuple[Jobs, str, dict]:
 
 
 def worker_sigkill(stack: Stack, base: str, timeout: float = 90) -> dict[str, Any]:
-    """Issue 18.4: SIGKILL the whole worker mid-job; the API reports it, redelivery follows.
+    """Worker kill: SIGKILL the whole worker mid-job; the API reports it, redelivery follows.
     ``base`` is a gunicorn on ``stack``'s Redis; the two workers are started here."""
     first = stack.start_worker("sigkill-worker1")
     jobs, job_id, record = start_slow_job(base)
@@ -299,7 +299,7 @@ def worker_sigkill(stack: Stack, base: str, timeout: float = 90) -> dict[str, An
 
 
 def pool_child_kill(stack: Stack, base: str, queued: int = 3, timeout: float = 120) -> dict:
-    """Issue 18.4: SIGKILL only the pool process; where does its job go? (One worker, started
+    """Pool-process kill: SIGKILL only the pool process; where does its job go? (One worker, started
     here, on ``stack``'s Redis behind ``base``.)"""
     worker = stack.start_worker("pool-worker")
     jobs, victim, _ = start_slow_job(base)

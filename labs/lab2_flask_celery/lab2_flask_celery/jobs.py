@@ -39,7 +39,7 @@ def celery_config(s: Settings) -> dict[str, Any]:
         # On a broker connection loss, let running acks_late tasks finish: their message
         # stays unacked in Redis (append-only file) and is redelivered after the visibility
         # timeout; the task is idempotent (it reuses a stored result). Cancelling them
-        # instead records a false "revoked" failure (issue 18.3).
+        # instead records a false "revoked" failure (the Redis-restart experiment).
         "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_soft_time_limit": s.task_soft_time_limit,
         "task_time_limit": s.task_time_limit,
