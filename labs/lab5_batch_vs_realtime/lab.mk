@@ -23,3 +23,11 @@ bench-5: $(TRAIN_STAMP) ## lab 5: real-time vs batch vs raw trade-off report
 .PHONY: chaos-5
 chaos-5: $(TRAIN_STAMP) ## lab 5: kill drills (SIGKILL a batch run mid-write, local and on moto S3) + memory bound
 	$(PY) -m pytest tests/lab5/test_chaos.py -m "not containers" -v $(PYTEST_ARGS)
+
+# The BigQuery emulator's own venv (pins of its own: labs/lab5_batch_vs_realtime/bq-emulator-requirements.txt).
+.PHONY: bq-emulator bq-emulator-5
+bq-emulator: $(SETUP_STAMP) ## lab 5: set up the BigQuery emulator's own venv (idempotent; make test needs it)
+	$(PY) -m $(LAB5_PKG).bq_emulator setup
+test test-lab-5: bq-emulator
+bq-emulator-5: $(SETUP_STAMP) ## lab 5: run the BigQuery emulator on PORT (9050) in the foreground
+	$(PY) -m $(LAB5_PKG).bq_emulator run --port $(or $(PORT),9050)

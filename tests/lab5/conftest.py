@@ -159,3 +159,33 @@ def pytest_collection_modifyitems(config, items):
         if here in Path(str(item.path)).resolve().parents:
             for spec in _LAB5_FILTERS:
                 item.add_marker(pytest.mark.filterwarnings(spec))
+
+
+@pytest.fixture(scope="session")
+def bq_emulator(tmp_path_factory):
+    """The BigQuery emulator (bqemulator, its own venv; set up here if `make bq-emulator` has
+    not run) on free ports; yields its REST endpoint."""
+    from lab5_batch_vs_realtime import bq_emulator as emu
+
+    emu.setup()
+    rest, grpc = procs.free_port(), procs.free_port()
+    log = tmp_path_factory.mktemp("bq-emulator") / "bqemulator.log"
+    with procs.running(emu.command(rest, grpc), env=emu.environment(), log=log) as proc:
+        procs.wait_http(f"http://127.0.0.1:{rest}/healthz", timeout=90, proc=proc, log=log)
+        yield f"http://127.0.0.1:{rest}"
+
+
+@pytest.fixture
+def bq_settings(lab5_settings, bq_emulator, monkeypatch) -> Settings:
+    """lab5_settings with the BigQuery sink on, in a fresh dataset on the emulator."""
+    import uuid
+
+    env = {
+        "LAB5_SINK": "bigquery",
+        "LAB5_BQ_PROJECT": "course-lab5",
+        "LAB5_BQ_DATASET": f"lab5_{uuid.uuid4().hex[:8]}",
+        "LAB5_BQ_ENDPOINT": bq_emulator,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Settings()

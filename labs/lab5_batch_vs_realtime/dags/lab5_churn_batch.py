@@ -110,4 +110,20 @@ def lab5_churn_batch():
 # END TASK 5.5
 
 
-lab5_churn_batch()
+DAG = lab5_churn_batch()
+
+# Optional: with LAB5_SINK=bigquery (read when the file is parsed) a `publish_bigquery` task
+# follows `validate` and replaces the day's partition of the BigQuery table (bigquery_sink.py).
+# Off by default, so the DAG is the three tasks above.
+if get_settings().sink == "bigquery" and "validate" in DAG.task_ids:
+    with DAG:
+
+        @task(retries=2)
+        def publish_bigquery(ti=None) -> dict:
+            from lab5_batch_vs_realtime.bigquery_sink import publish_partition
+
+            landed = ti.xcom_pull(task_ids="land_input")
+            s = get_settings()
+            return publish_partition(s.output_uri, landed["date"], s)
+
+        DAG.get_task("validate") >> publish_bigquery()

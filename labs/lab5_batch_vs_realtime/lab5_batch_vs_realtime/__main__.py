@@ -48,7 +48,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from lab5_batch_vs_realtime.batch import partition_name, run_batch
     from lab5_batch_vs_realtime.storage import join
 
-    s = get_settings(**({"chunk_rows": args.chunk_rows} if args.chunk_rows else {}))
+    overrides = {"chunk_rows": args.chunk_rows} if args.chunk_rows else {}
+    if args.sink:
+        overrides["sink"] = args.sink
+    s = get_settings(**overrides)
     source = args.input or join(s.input_uri, partition_name(args.date))
     summary = run_batch(
         source,
@@ -67,6 +70,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
         f"-> {summary['output']}",
         flush=True,
     )
+    if s.sink == "bigquery":
+        from lab5_batch_vs_realtime.bigquery_sink import publish_partition
+
+        _print_summary("bigquery", publish_partition(args.output or s.output_uri, args.date, s))
     return 0
 
 
@@ -139,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--version", type=int, help="model version (default: latest)")
             p.add_argument("--chunk-rows", type=int)
             p.add_argument("--no-progress", action="store_true")
+            p.add_argument(
+                "--sink",
+                choices=["none", "bigquery"],
+                help="also publish the partition to BigQuery (default LAB5_SINK, none)",
+            )
             p.add_argument("--fail-after-chunks", type=int, help=argparse.SUPPRESS)
             p.add_argument(
                 "--drill", choices=["before-commit", "in-commit"], help=argparse.SUPPRESS
@@ -159,11 +171,18 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_up)
 
     args = parser.parse_args(argv)  # unknown flags are an error (exit 2), never dropped
+    from pydantic import ValidationError
+
+    from lab5_batch_vs_realtime.bigquery_sink import SinkError
+
     try:
         return args.func(args)
     except TaskNotImplemented as exc:
         print(str(exc), file=sys.stderr)
         return CLI_EXIT_CODE
+    except (ValidationError, SinkError) as exc:  # bad LAB5_* settings or a refused publish
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

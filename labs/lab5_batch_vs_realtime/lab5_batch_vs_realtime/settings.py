@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from course_models.artifacts import artifacts_root
@@ -84,12 +84,40 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = Field(None, description="falls back to boto3's usual chain")
     s3_secret_access_key: str | None = None
 
+    # --- BigQuery sink (off by default; the emulator in tests, Google's service in real life) ----
+    sink: Literal["none", "bigquery"] = Field(
+        "none", description="where a committed partition is also published (batch --sink)"
+    )
+    bq_project: str | None = Field(
+        None,
+        pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$",
+        description="Google Cloud project id (required when sink=bigquery)",
+    )
+    bq_dataset: str = Field("lab5", pattern=r"^[A-Za-z0-9_]{1,1024}$")
+    bq_table: str = Field(
+        "churn_predictions",
+        pattern=r"^[A-Za-z0-9_]{1,1000}$",
+        description="date-partitioned on `date`; no `$` decorator here, the sink picks the day",
+    )
+    bq_location: str | None = Field(None, description="dataset location, e.g. EU (default US)")
+    bq_endpoint: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s]+/?$",
+        description="e.g. http://127.0.0.1:9050 (the emulator); unset: Google's API",
+    )
+
     @field_validator("ab_weights")
     @classmethod
     def _weights_make_sense(cls, value: dict[int, float]) -> dict[int, float]:
         if not value or any(w < 0 for w in value.values()) or sum(value.values()) <= 0:
             raise ValueError("ab_weights needs at least one version with a positive weight")
         return value
+
+    @model_validator(mode="after")
+    def _sink_is_configured(self) -> Settings:
+        if self.sink == "bigquery" and not self.bq_project:
+            raise ValueError("sink=bigquery needs LAB5_BQ_PROJECT (the Google Cloud project id)")
+        return self
 
 
 def get_settings(**overrides) -> Settings:
