@@ -217,7 +217,8 @@ th,td{border:1px solid #d8dee6;padding:3px 7px;text-align:right}th{background:#f
 td:first-child,th:first-child{text-align:left}.not-run{background:#fff6e0;padding:8px 12px;
 border-left:4px solid #e0a000}.plot{max-width:100%;height:auto;display:block;margin:10px 0;
 border:1px solid #e4e8ee;width:auto;max-height:480px}code{background:#f1f4f8;padding:1px 4px;
-border-radius:3px}nav a{margin-right:12px}.na{color:#99a}
+border-radius:3px}pre{background:#f6f8fa;padding:8px;font-size:12px;white-space:pre-wrap}
+nav a{margin-right:12px}.na{color:#99a}
 """
 
 ROW_COLUMNS = (
@@ -330,6 +331,33 @@ def _cost_section(rows: list[dict], prices: cost.Prices, out: Path, daily_rows: 
     )
 
 
+# The advisor's two questions the page answers; ``python -m course_models advise`` asks any.
+PAGE_QUESTIONS = ((50.0, 200.0), (5e6, 6.0))
+
+
+def _advice_section(modes: dict[str, list[dict]], prices: cost.Prices) -> str:
+    (p95, rps), (rows, hours) = PAGE_QUESTIONS
+    daily = f"{rows:.0e}".replace("e+0", "e")  # 5e6, as one types it
+    answers = [
+        cost.format_verdicts(
+            cost.advise_online(modes, p95, rps, prices),
+            prices,
+            f"python -m course_models advise --p95-ms {p95:g} --rps {rps:g}",
+            "per day always on",
+            machine_caption(),
+        ),
+        cost.format_verdicts(
+            cost.advise_batch(modes, rows, hours, prices),
+            prices,
+            f"python -m course_models advise --daily-rows {daily} --deadline-h {hours:g}",
+            "per daily run",
+            machine_caption(),
+        ),
+    ]
+    body = "".join(f"<pre>{html.escape(a)}</pre>" for a in answers)
+    return f'<section id="advice"><h2>Advice from these numbers</h2>{body}</section>'
+
+
 def build(
     out_dir: Path | None = None,
     bench_dir: Path | None = None,
@@ -355,8 +383,9 @@ def build(
         f"<code>{html.escape(str(bench_dir))}</code>: {len(ran)} of {len(labs)} labs benchmarked, "
         f"{len(modes)} serving modes. Numbers are this machine's: compare modes measured here, "
         "not figures across machines.</p>",
-        f'<nav><a href="#cost">Cost</a>{nav}</nav>',
+        f'<nav><a href="#cost">Cost</a><a href="#advice">Advice</a>{nav}</nav>',
         _cost_section(rows, prices, out, daily_rows),
+        _advice_section(modes, prices) if modes else "",
         *(_lab_section(lab, prices, out, bench_dir) for lab in labs),
         "</body></html>",
     ]

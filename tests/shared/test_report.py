@@ -273,6 +273,8 @@ def test_the_page_loads_in_chromium_with_every_lab_and_plot(browser, page):
     cost_text = browser.evaluate("document.getElementById('cost').innerText")
     assert "test prices" in cost_text and "per million" in cost_text
     assert browser.evaluate("document.querySelectorAll('#cost img.plot').length") == 1
+    advice = browser.evaluate("document.getElementById('advice').innerText")
+    assert "--p95-ms 50 --rps 200" in advice and "--daily-rows 5e6 --deadline-h 6" in advice
     # offline: nothing on the page points anywhere but itself
     assert not browser.evaluate(
         "[...document.querySelectorAll('[src],link[href]')]"
