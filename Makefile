@@ -110,6 +110,14 @@ smoke-%: $(SETUP_STAMP) ## container smoke test of lab N (build, up, predict, 20
 smoke: $(SETUP_STAMP) ## container smoke tests of every lab
 	$(PY) -m pytest tests/containers -m containers $(PYTEST_ARGS)
 
+# --- all labs side by side -------------------------------------------------------------------
+.PHONY: report advise
+report: $(SETUP_STAMP) ## every lab's latest benchmark, costs and plots on one offline page (artifacts/report/)
+	$(PY) -m course_models report $(REPORT_ARGS)
+
+advise: $(SETUP_STAMP) ## which measured modes meet a constraint, e.g. ADVISE="--p95-ms 50 --rps 200"
+	$(PY) -m course_models advise $(or $(ADVISE),--p95-ms 50 --rps 200)
+
 # --- past one machine (deploy/README.md) ----------------------------------------------------
 .PHONY: k8s-validate
 k8s-validate: $(SETUP_STAMP) ## render every kustomize overlay and validate it offline (no cluster)

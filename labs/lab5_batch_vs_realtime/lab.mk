@@ -17,8 +17,8 @@ batch-5: $(TRAIN_STAMP) ## lab 5: land + score + validate one date without Airfl
 tenants-5: $(TRAIN_STAMP) ## lab 5: publish demo tenant models (acme, globex, initech)
 	$(PY) -m $(LAB5_PKG) tenants
 
-bench-5: $(TRAIN_STAMP) ## lab 5: real-time vs batch vs raw trade-off report
-	$(BENCH_LOCK) $(PY) -m $(LAB5_PKG).bench
+bench-5: $(TRAIN_STAMP) ## lab 5: real-time vs batch vs raw trade-off report (BENCH_ARGS="--requests 600" for a shorter run)
+	$(BENCH_LOCK) $(PY) -m $(LAB5_PKG).bench $(BENCH_ARGS)
 
 .PHONY: chaos-5
 chaos-5: $(TRAIN_STAMP) ## lab 5: kill drills (SIGKILL a batch run mid-write, local and on moto S3) + memory bound

@@ -1,4 +1,4 @@
-"""``python -m course_models train|list|generate`` — the training package's command line."""
+"""``python -m course_models train|list|generate|report|advise`` — the shared package's CLI."""
 
 from __future__ import annotations
 
@@ -86,6 +86,68 @@ def _generate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace, console: Console) -> int:
+    from course_models import cost, report
+
+    prices = cost.load_prices(args.prices)
+    page = report.build(
+        Path(args.out) if args.out else None,
+        Path(args.bench_dir) if args.bench_dir else None,
+        prices,
+        args.daily_rows,
+    )
+    size = page.stat().st_size
+    console.print(f"wrote {page} ({size / 1024:,.0f} KiB); open it in a browser (works offline)")
+    return 0
+
+
+def _advise(args: argparse.Namespace, console: Console) -> int:
+    import json
+
+    from course_models import cost, report
+    from course_models.bench import machine_caption
+
+    online = args.p95_ms is not None or args.rps is not None
+    batch = args.daily_rows is not None or args.deadline_h is not None
+    if not (online or batch):
+        console.print("give --p95-ms and --rps (an API), or --daily-rows and --deadline-h (batch)")
+        return 2
+    if online and (args.p95_ms is None or args.rps is None):
+        console.print("an API constraint needs both --p95-ms and --rps")
+        return 2
+    if batch and (args.daily_rows is None or args.deadline_h is None):
+        console.print("a batch constraint needs both --daily-rows and --deadline-h")
+        return 2
+    prices = cost.load_prices(args.prices)
+    labs, modes = report.load_modes(Path(args.bench_dir) if args.bench_dir else None)
+    if not modes:
+        missing = ", ".join(lab.command for lab in labs) or "make bench-N"
+        console.print(f"no benchmark results with per-mode figures yet: run {missing}")
+        return 1
+    answers = []
+    if online:
+        peak = f", peaks of {args.peak_rps:g}/s" if args.peak_rps else ""
+        question = f"API: p95 <= {args.p95_ms:g} ms at {args.rps:g} predictions/s{peak}"
+        verdicts = cost.advise_online(modes, args.p95_ms, args.rps, prices, args.peak_rps or 0)
+        answers.append((question, "per day always on", verdicts))
+    if batch:
+        question = (
+            f"batch: {cost.human_rows(args.daily_rows)} rows a day, "
+            f"done within {args.deadline_h:g} h"
+        )
+        verdicts = cost.advise_batch(modes, args.daily_rows, args.deadline_h, prices)
+        answers.append((question, "per daily run", verdicts))
+    if args.json:
+        doc = [{"question": q, "verdicts": [v.as_dict() for v in vs]} for q, _, vs in answers]
+        print(json.dumps(doc, indent=2))
+    else:
+        texts = [
+            cost.format_verdicts(vs, prices, q, what, machine_caption()) for q, what, vs in answers
+        ]
+        print("\n\n".join(texts))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_models", description=__doc__)
     parser.add_argument(
@@ -103,9 +165,29 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--start", type=int, default=0, help="first customer id")
     g.add_argument("--rows-per-file", type=int, default=1_000_000)
     g.add_argument("--with-label", action="store_true")
+    r = sub.add_parser("report", help="every lab's latest benchmark on one HTML page")
+    r.add_argument("--out", help="folder for index.html (default: artifacts/report)")
+    a = sub.add_parser(
+        "advise", help="which measured serving modes meet a constraint, at what cost"
+    )
+    a.add_argument("--p95-ms", type=float, help="API: p95 latency target, ms")
+    a.add_argument("--rps", type=float, help="API: predictions per second to carry")
+    a.add_argument("--peak-rps", type=float, help="API: the spikes' rate, if above --rps")
+    a.add_argument("--deadline-h", type=float, help="batch: hours the daily job may take")
+    a.add_argument("--json", action="store_true", help="machine-readable answer")
+    for sp in (r, a):
+        sp.add_argument("--bench-dir", help="benchmark JSON folder (default: artifacts/bench)")
+        sp.add_argument("--prices", help=f"price file (default: $COURSE_PRICES or {_PRICES})")
+    a.add_argument("--daily-rows", type=float, help="batch: rows to score a day, e.g. 5e6")
+    r.add_argument("--daily-rows", type=float, default=5e6, help="rows of the batch window priced")
     args = parser.parse_args(argv)
     console = Console(width=max(100, Console().width))
-    return {"train": _train, "list": _list, "generate": _generate}[args.command](args, console)
+    commands = {"train": _train, "list": _list, "generate": _generate}
+    commands |= {"report": _report, "advise": _advise}
+    return commands[args.command](args, console)
+
+
+_PRICES = "shared/course_models/prices.toml"
 
 
 if __name__ == "__main__":

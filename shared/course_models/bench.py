@@ -7,6 +7,7 @@ JSON plus a PNG so results can be compared and pasted into lab READMEs.
 from __future__ import annotations
 
 import json
+import math
 import platform
 import threading
 import time
@@ -51,6 +52,65 @@ class LoadResult:
         }
 
 
+class ProcessMeter:
+    """CPU seconds and peak RSS of the processes that serve (each root and its children).
+
+    The load generator is not counted: what a deployment pays for is the server. Peak RSS is the
+    kernel's high-water mark (``VmHWM``) summed over the tree, an upper bound when forked
+    workers share pages.
+    """
+
+    def __init__(self, *pids: int):
+        import psutil
+
+        self.roots = [psutil.Process(pid) for pid in pids]
+
+    def _tree(self) -> list[Any]:
+        import psutil
+
+        found = []
+        for root in self.roots:
+            try:
+                found += [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                continue
+        return found
+
+    def cpu_seconds(self) -> float:
+        import psutil
+
+        total = 0.0
+        for proc in self._tree():
+            try:
+                t = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += t.user + t.system + t.children_user + t.children_system
+        return total
+
+    def peak_rss_mb(self) -> float:
+        import psutil
+
+        total = 0.0
+        for proc in self._tree():
+            try:
+                status = Path(f"/proc/{proc.pid}/status")
+                hwm = [ln for ln in status.read_text().splitlines() if ln.startswith("VmHWM:")]
+                kb = float(hwm[0].split()[1]) if hwm else proc.memory_info().rss / 1024
+            except (OSError, psutil.NoSuchProcess):
+                continue
+            total += kb / 1024
+        return round(total, 1)
+
+    def cost_of(self, cpu_before: float, predictions: int) -> dict[str, float]:
+        """The fields a mode row needs, since ``cpu_before`` (a ``cpu_seconds()`` reading)."""
+        cpu = self.cpu_seconds() - cpu_before
+        return {
+            "cpu_s_per_1k": round(1000.0 * cpu / max(predictions, 1), 4),
+            "peak_rss_mb": self.peak_rss_mb(),
+        }
+
+
 def run_load(
     call: Callable[[int], bool],
     concurrency: int,
@@ -58,10 +118,12 @@ def run_load(
     requests: int | None = None,
     duration: float | None = None,
     warmup: int = 0,
+    meter: ProcessMeter | None = None,
 ) -> LoadResult:
     """Drive ``call(i) -> ok`` from ``concurrency`` threads; bounded by count and/or time.
 
-    Threads suit I/O-bound HTTP clients: the GIL is released while waiting on sockets.
+    Threads suit I/O-bound HTTP clients: the GIL is released while waiting on sockets. With a
+    ``meter``, the server's CPU seconds per 1,000 answers and its peak RSS go into ``extra``.
     """
     if requests is None and duration is None:
         raise ValueError("give requests or duration")
@@ -92,14 +154,45 @@ def run_load(
                 errors += 0 if ok else 1
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    cpu_before = meter.cpu_seconds() if meter else 0.0
     start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return LoadResult(
+    result = LoadResult(
         label, concurrency, len(latencies), errors, time.perf_counter() - start, latencies
     )
+    if meter:
+        result.extra.update(meter.cost_of(cpu_before, result.requests - result.errors))
+    return result
+
+
+# The rows ``make report`` and ``python -m course_models advise`` read: every benchmark JSON
+# may carry a top-level "modes" list of these. Only "mode" and "rps" are required; a missing
+# figure is shown as "not measured".
+MODE_FIELDS = {
+    "mode": "name of the serving mode, the same string at every concurrency",
+    "kind": '"online" (requests answered as they come) or "batch" (a scheduled job)',
+    "concurrency": "clients in flight (online); null for batch",
+    "rps": "predictions per second",
+    "p50_ms": "latency per request, ms (p95_ms, p99_ms alike; null for batch)",
+    "cpu_s_per_1k": "server CPU seconds per 1,000 predictions",
+    "peak_rss_mb": "peak resident memory of the serving processes, MB",
+    "predictions_per_request": "rows scored by one request (1 unless the request is a batch)",
+}
+
+
+def mode_row(mode: str, rps: float, kind: str = "online", **fields: Any) -> dict[str, Any]:
+    """One row of a benchmark's "modes" list (see ``MODE_FIELDS``)."""
+    return {"mode": mode, "kind": kind, "rps": round(float(rps), 1), **fields}
+
+
+def mode_from_load(result: LoadResult, mode: str, **fields: Any) -> dict[str, Any]:
+    """A mode row from a measured load: percentiles, throughput, and the meter's figures."""
+    s = result.summary()
+    keep = ("concurrency", "p50_ms", "p95_ms", "p99_ms", "errors", "cpu_s_per_1k", "peak_rss_mb")
+    return mode_row(mode, s["rps"], **{k: s[k] for k in keep if k in s}, **fields)
 
 
 def print_table(rows: Sequence[dict[str, Any]], title: str = "") -> str:
@@ -179,7 +272,7 @@ def human(value: float) -> str:
         return "0"
     if magnitude >= 0.1:
         return f"{value:.2f}"
-    return f"{value:.2g}"
+    return f"{value:.{1 - math.floor(math.log10(magnitude))}f}"  # 2 digits: 0.0061, 0.000063
 
 
 def machine_caption() -> str:

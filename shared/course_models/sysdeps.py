@@ -53,6 +53,20 @@ def _has_java() -> bool:
     return (java_version() or 0) >= 17 or homebrew_jdk() is not None
 
 
+# Debian names it chromium, Ubuntu's snap wrapper chromium-browser; macOS has an app bundle.
+CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+MAC_CHROMES = (
+    Path("/Applications/Chromium.app/Contents/MacOS/Chromium"),
+    Path("/Applications/Google Chrome.app/Contents/MacOS/Google Chrome"),
+)
+
+
+def chromium() -> str | None:
+    """A Chromium (or Chrome) binary that runs headless, or None."""
+    found = next((shutil.which(c) for c in CHROMIUMS if shutil.which(c)), None)
+    return found or next((str(p) for p in MAC_CHROMES if p.exists()), None)
+
+
 def _has(command: str) -> bool:
     return shutil.which(command) is not None
 
@@ -63,6 +77,7 @@ CHECKS = {
     "java 17": _has_java,
     "prometheus": lambda: _has("prometheus") and _has("promtool"),
     "nginx": lambda: _has("nginx") or Path("/usr/sbin/nginx").exists(),
+    "chromium": lambda: chromium() is not None,
 }
 
 NEEDS: tuple[Need, ...] = (
@@ -71,6 +86,7 @@ NEEDS: tuple[Need, ...] = (
     Need("java 17", "lab 3: TorchServe's frontend", "openjdk-17-jre-headless", "openjdk@17"),
     Need("prometheus", "deploy tests: a real Prometheus and promtool", "prometheus", "prometheus"),
     Need("nginx", "deploy tests: a load balancer over lab 1 replicas", "nginx-light", "nginx"),
+    Need("chromium", "make report's test: the page in a headless browser", "chromium", None),
 )
 
 
@@ -79,7 +95,9 @@ SERVICES = {"redis-server": "redis-server", "prometheus": "prometheus", "nginx":
 
 
 def missing() -> list[Need]:
-    return [n for n in NEEDS if not CHECKS[n.what]()]
+    # Nothing to install on macOS for a brew-less need (Chrome is an app there, e.g. on CI).
+    skip = platform.system() == "Darwin"
+    return [n for n in NEEDS if not (skip and n.brew is None) and not CHECKS[n.what]()]
 
 
 def _succeeds(cmd: list[str]) -> bool:

@@ -37,6 +37,8 @@ from course_models.artifacts import artifacts_root, load_artifact
 from course_models.bench import (
     LoadResult,
     Panel,
+    ProcessMeter,
+    mode_from_load,
     plot_panels,
     print_table,
     run_load,
@@ -53,8 +55,9 @@ HEADERS = {"content-type": "application/json"}
 
 
 @contextmanager
-def server(log_dir: Path, **overrides: object) -> Iterator[str]:
-    """A real uvicorn started with the lab's own command line (``server.command``)."""
+def server(log_dir: Path, **overrides: object) -> Iterator[tuple[str, ProcessMeter]]:
+    """A real uvicorn started with the lab's own command line (``server.command``), and a
+    meter of its processes' CPU and memory."""
     settings = Settings(
         _env_file=None,
         artifacts_dir=artifacts_root(),
@@ -74,7 +77,7 @@ def server(log_dir: Path, **overrides: object) -> Iterator[str]:
         except Exception:
             print(procs.tail(log), file=sys.stderr)
             raise
-        yield url
+        yield url, ProcessMeter(proc.pid)
 
 
 def _address(url: str) -> tuple[str, int]:
@@ -327,12 +330,15 @@ def in_process_scoring(n: int = 2000) -> list[dict]:
     return rows
 
 
-def variants_and_health(url: str, secs: float, levels: tuple[int, ...]) -> dict:
+def variants_and_health(
+    url: str, secs: float, levels: tuple[int, ...], meter: ProcessMeter | None = None
+) -> dict:
     """Throughput per execution variant and concurrency, then /health while each is loaded."""
     throughput = []
     for mode in PREDICT_MODES:
         for c in levels:
-            r = run_load(caller(url, f"/lab/{mode}/predict"), c, mode, duration=secs, warmup=10)
+            call = caller(url, f"/lab/{mode}/predict")
+            r = run_load(call, c, mode, duration=secs, warmup=10, meter=meter)
             throughput.append(r)
             print(f"   {mode:10s} c={c:<3d} {r.rps:7.1f} req/s p95 {r.pct(95):7.2f} ms")
     idle = run_load(caller(url, "/health", "GET"), 1, "idle", requests=600, warmup=50)
@@ -455,7 +461,7 @@ def main(argv: list[str] | None = None) -> None:
     scoring = Settings(_env_file=None).scoring
     other = next(m for m in SCORING_MODES if m != scoring)
     report["settings"]["scoring"] = scoring
-    with server(out, scoring=scoring) as url:
+    with server(out, scoring=scoring) as (url, meter):
         print(f">> 1 worker at {url} (scoring={scoring}): overhead at concurrency 1", flush=True)
         # The default deployment (threadpool) first, then the other variants for comparison,
         # then the default route with the other two clients: how much of "overhead" is the
@@ -464,16 +470,16 @@ def main(argv: list[str] | None = None) -> None:
         keys += [("/v2/churn/predict", client) for client in CLIENTS[1:]]
         overheads = paired_overheads(url, keys, 1000, scoring=scoring)
         print(">> throughput per variant and concurrency", flush=True)
-        measured = variants_and_health(url, secs, levels)
+        measured = variants_and_health(url, secs, levels, meter)
         for row in overheads:
             row["health_roundtrip_p50_ms"] = round(measured["health_idle"].pct(50), 3)
         w1 = {m: _load32(url, m, secs) for m in ("threadpool", "batched")}
         print(f">> served, scoring={scoring} (interleaved with the no-op ceiling)", flush=True)
         served = served_scoring(url, scoring, secs, overheads[0])
-    with server(out, workers=2, scoring=scoring) as url:
+    with server(out, workers=2, scoring=scoring) as (url, meter2):
         print(">> workers: 2", flush=True)
-        w2 = {m: _load32(url, m, secs) for m in ("threadpool", "batched")}
-    with server(out, scoring=other) as url:
+        w2 = {m: _load32(url, m, secs, meter2) for m in ("threadpool", "batched")}
+    with server(out, scoring=other) as (url, _):
         print(f">> served, scoring={other}", flush=True)
         [second] = paired_overheads(url, [("/v2/churn/predict", "raw")], 300, scoring=other)
         served += served_scoring(url, other, secs, second)
@@ -486,6 +492,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     report["ratios"] = ratios(report)
     report["targets"] = targets(report["scoring_in_process"], report["served_scoring"])
+    report["modes"] = [
+        mode_from_load(r, f"FastAPI {r.label}, 1 worker") for r in measured["throughput"]
+    ] + [mode_from_load(r, f"FastAPI {m}, 2 workers") for m, r in w2.items()]
     report["load_average_end"] = _load_average()
     print_report(report, levels)
     write_outputs(out, report, levels)
@@ -500,8 +509,9 @@ def _load_average() -> list[float] | None:
         return None
 
 
-def _load32(url: str, mode: str, secs: float) -> LoadResult:
-    return run_load(caller(url, f"/lab/{mode}/predict"), 32, mode, duration=secs, warmup=10)
+def _load32(url: str, mode: str, secs: float, meter: ProcessMeter | None = None) -> LoadResult:
+    call = caller(url, f"/lab/{mode}/predict")
+    return run_load(call, 32, mode, duration=secs, warmup=10, meter=meter)
 
 
 def ratios(report: dict) -> dict:

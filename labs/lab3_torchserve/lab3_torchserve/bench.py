@@ -17,7 +17,15 @@ import threading
 from pathlib import Path
 
 from course_models.artifacts import artifacts_root
-from course_models.bench import Panel, plot_panels, print_table, run_load, write_report
+from course_models.bench import (
+    Panel,
+    ProcessMeter,
+    mode_from_load,
+    plot_panels,
+    print_table,
+    run_load,
+    write_report,
+)
 from course_models.datasets import load_digits_split
 from course_models.text_data import INTENTS, support_splits
 from lab3_torchserve.client import ManagementClient, fetch_metrics, metric_total
@@ -94,9 +102,12 @@ class Caller:
 
 def run(
     concurrency: int, seconds: float, max_batch_delay_ms: int, store: Path, warmup: int = 100
-) -> list[dict]:
-    rows = []
+) -> tuple[list[dict], list[dict]]:
+    """(result rows, the same runs as ``make report``'s mode rows)."""
+    rows, modes = [], []
     with TorchServe(store, workdir=store / "server") as server:
+        assert server.proc is not None
+        meter = ProcessMeter(server.proc.pid)  # the Java frontend and its Python workers
         mgmt = ManagementClient(server.management_url)
         for model, batch_size, workers in SCENARIOS:
             mar = mar_name(1, model)
@@ -106,7 +117,7 @@ def run(
             before = batch_stats(server.metrics_url, model)
             call.wrong = 0
             label = f"{model} batch {batch_size}, {workers} worker{'s' if workers > 1 else ''}"
-            result = run_load(call, concurrency, label=label, duration=seconds)
+            result = run_load(call, concurrency, label=label, duration=seconds, meter=meter)
             after = batch_stats(server.metrics_url, model)
             d_sum, d_count, d_single = (a - b for a, b in zip(after, before, strict=True))
             result.extra = {
@@ -119,8 +130,9 @@ def run(
                 "accuracy": round(1.0 - call.wrong / max(1, result.requests - result.errors), 3),
             }
             rows.append(result.summary())
+            modes.append(mode_from_load(result, f"TorchServe {label}"))
             mgmt.unregister(model)
-    return rows
+    return rows, modes
 
 
 def ratios_of(rows: list[dict]) -> dict[str, float]:
@@ -146,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="lab3-bench-store-") as store:
         build_mar(1, store)
         build_text_mar(1, store)
-        rows = run(args.concurrency, args.seconds, args.max_batch_delay, Path(store))
+        rows, modes = run(args.concurrency, args.seconds, args.max_batch_delay, Path(store))
     ratios = ratios_of(rows)
     columns = ["label", "rps", "p50_ms", "p95_ms", "mean_batch", "single_pct", "errors"]
     print_table([{c: r[c] for c in columns} for r in rows], "Lab 3 — TorchServe batching")
@@ -163,6 +175,7 @@ def main(argv: list[str] | None = None) -> None:
             "results": rows,
             "ratios": ratios,
             "goal_transformer_batch8_2_5x_met": goal,
+            "modes": modes,
         },
     )
     panels = []
