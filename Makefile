@@ -52,15 +52,17 @@ sysdeps = $(if $(NO_SYSTEM_PACKAGES),echo ">> NO_SYSTEM_PACKAGES set: not checki
   $(PYTHON) shared/course_models/sysdeps.py install $(if $(1),--lab $(1)))
 ENV_INPUTS := pyproject.toml constraints.txt shared/course_models/sysdeps.py
 
+# The core packages alone (what training churn needs), when no lab has installed them yet.
 $(CORE_STAMP): $(ENV_INPUTS)
 	@$(call sysdeps,0)
 	@$(INSTALL)
 	@touch $@
-# A lab's environment: its extra (a new dependency of lab N is one line in `labN`).
-$(VENV)/.lab%-stamp: $(CORE_STAMP)
+# A lab's environment: the core packages and its extra, in one install (a new dependency of
+# lab N is one line in its extra `labN` in pyproject.toml).
+$(VENV)/.lab%-stamp: $(ENV_INPUTS)
 	@$(call sysdeps,$*)
 	@$(INSTALL) --extras lab$*
-	@touch $@
+	@touch $(CORE_STAMP) $@
 
 setup: $(SETUP_STAMP) ## install system packages (redis, Java 17), create .venv, install everything pinned (idempotent)
 $(SETUP_STAMP): $(ENV_INPUTS)
