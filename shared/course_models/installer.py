@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import functools
 import os
 import re
 import shlex
@@ -111,6 +112,7 @@ ENV_SOURCES = {  # PIP_* variables, for when no pip can print its configuration
 }
 
 
+@functools.cache
 def _pip_works(python: str) -> bool:
     return subprocess.run([python, "-m", "pip", "--version"], capture_output=True).returncode == 0
 
@@ -139,12 +141,14 @@ class Installer:
         if choice != "pip" and Path(uv).exists():
             flags, env = uv_source_flags(configured_sources(self._config_python()))
             self.name = "uv " + _version([uv, "--version"]).split()[1]
+            self.uv = True
             self.base = [uv, "pip"]
             self.flags = ["--python", self.python, *flags]
             self.env.update(env, UV_NO_PROGRESS="1")
         else:
             self._ensure_pip()
             self.name = "pip " + _version([self.python, "-m", "pip", "--version"]).split()[1]
+            self.uv = False
             self.base = [self.python, "-m", "pip"]
             self.flags = ["--progress-bar", "off"]
 
@@ -154,14 +158,16 @@ class Installer:
     def _ensure_pip(self) -> None:
         if not _pip_works(self.python):
             step("add pip to the venv (ensurepip)", [self.python, "-m", "ensurepip"], self.log_dir)
+            _pip_works.cache_clear()
 
     def _bootstrap_uv(self, choice: str) -> None:
         name = "bootstrap uv (pip install uv)"
         if _pip_works(sys.executable):  # pip >= 22.3 installs into another interpreter's env
-            cmd = [sys.executable, "-m", "pip", "--python", self.python, "install", "-q", "uv"]
+            pip = [sys.executable, "-m", "pip", "--python", self.python]
         else:
             self._ensure_pip()
-            cmd = [self.python, "-m", "pip", "install", "-q", "uv"]
+            pip = [self.python, "-m", "pip"]
+        cmd = [*pip, "install", "-q", "--no-deps", "uv"]  # uv's wheel has no dependencies
         try:
             step(name, cmd, self.log_dir)
         except StepFailed:
@@ -178,8 +184,7 @@ class Installer:
         step(f"{name} with {self.name}", cmd, self.log_dir, self.env)
 
     def check(self) -> None:
-        flags = self.flags[:2] if self.base[1] == "pip" and self.base[0] != self.python else []
-        cmd = [*self.base, "check", *flags]
+        cmd = [*self.base, "check", *(["--python", self.python] if self.uv else [])]
         step(f"check dependencies with {self.name}", cmd, self.log_dir, self.env)
 
 

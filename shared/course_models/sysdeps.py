@@ -69,7 +69,7 @@ CHECKS = {
 }
 
 NEEDS: tuple[Need, ...] = (
-    Need("python3.11-venv", "make setup creates .venv", "python3.11-venv", None, (0, 1, 2, 3, 4, 5)),
+    Need("python3.11-venv", "make creates .venv", "python3.11-venv", None, (0, 1, 2, 3, 4, 5)),
     Need("redis-server", "lab 2: the Celery broker", "redis-server", "redis", (2,)),
     Need("java 17", "lab 3: TorchServe's frontend", "openjdk-17-jre-headless", "openjdk@17", (3,)),
     Need("prometheus", "deploy tests: a real Prometheus and promtool", "prometheus", "prometheus"),
