@@ -143,7 +143,9 @@ class Installer:
             self.name = "uv " + _version([uv, "--version"]).split()[1]
             self.uv = True
             self.base = [uv, "pip"]
-            self.flags = ["--python", self.python, *flags]
+            # pip compiles .pyc files at install; uv only with this flag. Without it, and with
+            # PYTHONDONTWRITEBYTECODE set, every start recompiles sklearn & co (a minute here).
+            self.flags = ["--python", self.python, "--compile-bytecode", *flags]
             self.env.update(env, UV_NO_PROGRESS="1")
         else:
             self._ensure_pip()

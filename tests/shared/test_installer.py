@@ -47,12 +47,8 @@ def test_pip_variables_are_read_when_no_pip_can_print_them(monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv("PIP_NO_INDEX", raising=False)
     flags, _ = installer.uv_source_flags(installer.configured_sources("python"))
-    assert flags[:6] == ["--index-url", "https://mirror.example/simple"] + [
-        "--find-links",
-        "/w1",
-        "--find-links",
-        "/w2",
-    ]
+    url = "https://mirror.example/simple"
+    assert flags[:6] == ["--index-url", url, "--find-links", "/w1", "--find-links", "/w2"]
 
 
 @pytest.mark.points(0)
