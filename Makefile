@@ -14,6 +14,9 @@ TRAIN_STAMP := artifacts/.train-stamp
 TORCH_SPEC  ?= torch==2.13.0
 TORCH_INDEX ?=
 EXTRAS ?= all,dev
+# uv when it is there or installs from your index (pip install uv), pip otherwise; INSTALLER=pip
+# forces pip. Both use constraints.txt and your pip configuration (index, find-links).
+INSTALLER ?= auto
 # pytest options for `make test` (e.g. PYTEST_ARGS="-x -k lab1")
 PYTEST_ARGS ?=
 # bench-N targets run under one lock so two benchmarks never share the CPUs (a Python file
@@ -30,29 +33,68 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
 	  sed 's/%/N/' | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
-setup: $(SETUP_STAMP) ## install system packages (redis, Java 17), create .venv, install everything pinned (idempotent)
-# System packages first (python3.11-venv, redis-server, Java 17): installed through apt as root or
-# password-less sudo, or Homebrew; otherwise setup stops with the exact command to run.
-# NO_SYSTEM_PACKAGES=1 skips the step (labs 2 and 3 then need them installed by hand).
-SYSTEM_STAMP := $(VENV)/.system-stamp
-$(SYSTEM_STAMP): shared/course_models/sysdeps.py
-	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 needed, found {sys.version.split()[0]} (set PYTHON=...)"'
-	@if [ -n "$(NO_SYSTEM_PACKAGES)" ]; then echo ">> NO_SYSTEM_PACKAGES set: not checking redis-server and Java"; \
-	else $(PYTHON) shared/course_models/sysdeps.py install && mkdir -p $(VENV) && touch $@; fi
-$(SETUP_STAMP): pyproject.toml constraints.txt $(SYSTEM_STAMP)
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@echo ">> installing $(TORCH_SPEC) first (CPU build), then the course (~100 s, ~4 GB)"
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
-	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
-	$(PIP) check
+# --- the venv, one lab at a time ----------------------------------------------------------
+# `make lab-N` installs the core packages, then lab N's extra in pyproject.toml (`labN`), and
+# trains only the models lab N names (LABN_MODELS in its lab.mk); the next lab adds its own on
+# top. `make setup` installs everything at once (EXTRAS=all,dev) and marks every lab as ready.
+# Each step prints one line; its full log is in .venv/logs/ (installer.py says which on failure).
+INSTALLER_PY := shared/course_models/installer.py
+INSTALL = $(PYTHON) $(INSTALLER_PY) install --venv $(VENV) --installer $(INSTALLER) \
+  --torch-spec "$(TORCH_SPEC)" $(if $(TORCH_INDEX),--torch-index "$(TORCH_INDEX)")
+STEP = $(PYTHON) $(INSTALLER_PY) run --log-dir $(VENV)/logs --
+CORE_STAMP := $(VENV)/.core-stamp
+LABS := 1 2 3 4 5
+LAB_STAMPS := $(foreach n,$(LABS),$(VENV)/.lab$(n)-stamp)
+# System packages (python3.11-venv; redis-server for lab 2; Java 17 for lab 3; Prometheus and
+# nginx for the deploy tests): installed through apt as root or password-less sudo, or
+# Homebrew; otherwise the step stops with the exact command to run. NO_SYSTEM_PACKAGES=1 skips it.
+sysdeps = $(if $(NO_SYSTEM_PACKAGES),echo ">> NO_SYSTEM_PACKAGES set: not checking system packages", \
+  $(PYTHON) shared/course_models/sysdeps.py install $(if $(1),--lab $(1)))
+ENV_INPUTS := pyproject.toml constraints.txt shared/course_models/sysdeps.py
+
+# The core packages alone (what training churn needs), when no lab has installed them yet.
+$(CORE_STAMP): $(ENV_INPUTS)
+	@$(call sysdeps,0)
+	@$(INSTALL)
 	@touch $@
+# A lab's environment: the core packages and its extra, in one install (a new dependency of
+# lab N is one line in its extra `labN` in pyproject.toml).
+$(VENV)/.lab%-stamp: $(ENV_INPUTS)
+	@$(call sysdeps,$*)
+	@$(INSTALL) --extras lab$*
+	@touch $(CORE_STAMP) $@
+
+setup: $(SETUP_STAMP) ## install system packages (redis, Java 17), create .venv, install everything pinned (idempotent)
+$(SETUP_STAMP): $(ENV_INPUTS)
+	@$(call sysdeps,)
+	@$(INSTALL) --extras $(EXTRAS) --check
+	@touch $(CORE_STAMP) $(LAB_STAMPS) $@
+
+# --- models -------------------------------------------------------------------------------
+# One stamp per model, retrained when the code that shapes it (or a pinned version) changes,
+# not for edits to CLI/bench helpers. MODEL_ENV_x: the lab environment that can train model x.
+CM := shared/course_models
+MODELS := churn digits_cnn digits_keras support_intent
+MODEL_CODE_churn          := $(CM)/schema.py $(CM)/datasets.py $(CM)/tabular.py
+MODEL_CODE_digits_cnn     := $(CM)/datasets.py $(CM)/cnn.py
+MODEL_CODE_digits_keras   := $(CM)/datasets.py $(CM)/keras_model.py
+MODEL_CODE_support_intent := $(CM)/text_data.py $(CM)/transformer.py
+MODEL_ENV_churn          := core
+MODEL_ENV_digits_cnn     := lab3
+MODEL_ENV_digits_keras   := lab4
+MODEL_ENV_support_intent := lab3
+trained = $(foreach m,$(1),artifacts/.trained-$(m))
+# What `make lab-N` needs before it starts: lab N's environment and the models it names.
+lab_ready = $(VENV)/.lab$(1)-stamp $(call trained,$(LAB$(1)_MODELS))
+define train_rule
+$(call trained,$(1)): $(CM)/train.py $(MODEL_CODE_$(1)) constraints.txt | $(VENV)/.$(MODEL_ENV_$(1))-stamp
+	@$$(STEP) "train $(1)" $$(PY) -m course_models train --only $(1)
+	@touch $$@
+endef
+$(foreach m,$(MODELS),$(eval $(call train_rule,$(m))))
 
 train: $(TRAIN_STAMP) ## train all course models into artifacts/ (deterministic, offline)
-# Retrain when the code that shapes the models changes (not for edits to CLI/bench helpers).
-MODEL_CODE := $(addprefix shared/course_models/,schema.py datasets.py tabular.py cnn.py keras_model.py text_data.py transformer.py train.py)
-$(TRAIN_STAMP): $(SETUP_STAMP) $(MODEL_CODE)
-	$(PY) -m course_models train
+$(TRAIN_STAMP): $(SETUP_STAMP) $(call trained,$(MODELS))
 	@touch $@
 
 # --- labs -------------------------------------------------------------------------------

@@ -4,10 +4,12 @@ LIGHT ?= 4
 HEAVY ?= 2
 CLASSES ?= LightUser HeavyUser
 DIAG_ARGS ?=
+# The models `make lab-2` trains (python -m course_models train --only ...).
+LAB2_MODELS := churn
 
 .PHONY: lab-2 load-2 diagnose-2 gil-2 bench-2 chaos-2
 
-lab-2: $(TRAIN_STAMP) ## lab 2: redis-server + Celery worker + gunicorn (LAB2_* settings; Ctrl-C stops all)
+lab-2: $(call lab_ready,2) ## lab 2: redis-server + Celery worker + gunicorn (LAB2_* settings; Ctrl-C stops all)
 	$(PY) -m lab2_flask_celery.run
 
 # CLASSES="LightUser OffloadUser" sends the heavy work through Celery instead.

@@ -94,28 +94,29 @@ def main() -> int:
         "install Python 3.11 and run `make setup PYTHON=python3.11`",
     )
     if VENV_PY.exists():
-        stamp = (ROOT / ".venv" / ".setup-stamp").exists()
+        full = (ROOT / ".venv" / ".setup-stamp").exists()
+        labs = [n for n in range(1, 6) if (ROOT / ".venv" / f".lab{n}-stamp").exists()]
         line(
-            OK if stamp else WARN,
+            OK if full or labs else WARN,
             "venv (.venv)",
-            "installed" if stamp else "incomplete",
-            "run `make setup`",
+            "everything installed" if full else f"labs {labs or 'none'} installed",
+            "`make lab-N` adds lab N's packages; `make setup` installs everything",
         )
         probe = run(
             [
                 str(VENV_PY),
                 "-c",
-                "import torch, sklearn, xgboost, fastapi, flask, celery; print(torch.__version__)",
+                "import sklearn, xgboost, pydantic, pandas; print(sklearn.__version__)",
             ]
         )
         line(
             OK if re.match(r"\d", probe) else BAD,
             "core packages",
             probe.splitlines()[-1] if probe else "",
-            "run `make clean setup`",
+            "run `make clean`, then `make lab-1` (or `make setup`)",
         )
     else:
-        line(BAD, "venv (.venv)", "missing", "run `make setup` (about 100 s, 4 GB)")
+        line(BAD, "venv (.venv)", "missing", "`make lab-1` (about 1 min) or `make setup` (4 GB)")
     arts = ROOT / "artifacts"
     trained = sorted(
         p.parent.parent.name + "/" + p.parent.name for p in arts.glob("*/*/metadata.json")

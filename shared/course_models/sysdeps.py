@@ -30,6 +30,9 @@ class Need:
     why: str
     apt: str
     brew: str | None  # None: nothing to install on macOS
+    # The labs that need it (`make lab-N` installs only theirs; 0 is the core venv every lab
+    # builds on); () = only `make setup` (the deploy tests).
+    labs: tuple[int, ...] = ()
 
 
 def _has_venv_module() -> bool:
@@ -81,12 +84,12 @@ CHECKS = {
 }
 
 NEEDS: tuple[Need, ...] = (
-    Need("python3.11-venv", "make setup creates .venv", "python3.11-venv", None),
-    Need("redis-server", "lab 2: the Celery broker", "redis-server", "redis"),
-    Need("java 17", "lab 3: TorchServe's frontend", "openjdk-17-jre-headless", "openjdk@17"),
+    Need("python3.11-venv", "make creates .venv", "python3.11-venv", None, (0, 1, 2, 3, 4, 5)),
+    Need("redis-server", "lab 2: the Celery broker", "redis-server", "redis", (2,)),
+    Need("java 17", "lab 3: TorchServe's frontend", "openjdk-17-jre-headless", "openjdk@17", (3,)),
     Need("prometheus", "deploy tests: a real Prometheus and promtool", "prometheus", "prometheus"),
     Need("nginx", "deploy tests: a load balancer over lab 1 replicas", "nginx-light", "nginx"),
-    Need("chromium", "make report's test: the page in a headless browser", "chromium", None),
+    Need("chromium", "make report's test: the page in a headless browser", "chromium", None, ()),
 )
 
 
@@ -94,10 +97,15 @@ NEEDS: tuple[Need, ...] = (
 SERVICES = {"redis-server": "redis-server", "prometheus": "prometheus", "nginx": "nginx"}
 
 
-def missing() -> list[Need]:
+def needed(lab: int | None = None) -> list[Need]:
+    """Every system package (``make setup``), or only those lab ``lab`` starts."""
+    return [n for n in NEEDS if lab is None or lab in n.labs]
+
+
+def missing(lab: int | None = None) -> list[Need]:
     # Nothing to install on macOS for a brew-less need (Chrome is an app there, e.g. on CI).
     skip = platform.system() == "Darwin"
-    return [n for n in NEEDS if not (skip and n.brew is None) and not CHECKS[n.what]()]
+    return [n for n in needed(lab) if not (skip and n.brew is None) and not CHECKS[n.what]()]
 
 
 def _succeeds(cmd: list[str]) -> bool:
@@ -182,9 +190,9 @@ def java_path_hint() -> str | None:
     )
 
 
-def install() -> int:
+def install(lab: int | None = None) -> int:
     """Install what is missing; 0 when everything is there, 1 with the command otherwise."""
-    needs = missing()
+    needs = missing(lab)
     if needs:
         print("system packages missing: " + ", ".join(f"{n.what} ({n.why})" for n in needs))
         if platform.system() == "Darwin":
@@ -193,11 +201,11 @@ def install() -> int:
             ok, command = _install_apt(needs)
         else:
             ok, command = False, _manual_command(needs)
-        still = missing()
+        still = missing(lab)
         if not ok or still:
             print(
                 "\ncould not install " + ", ".join(n.what for n in still or needs) + " here. "
-                f"Run this, then `make setup` again:\n\n    {command}\n\n"
+                f"Run this, then the same make command again:\n\n    {command}\n\n"
                 "(or `make setup NO_SYSTEM_PACKAGES=1` to skip, if you only do labs 1, 4 and 5)",
                 file=sys.stderr,
             )
@@ -205,19 +213,21 @@ def install() -> int:
     hint = java_path_hint()
     if hint:
         print(hint)
-    print("system packages: " + ", ".join(n.what for n in NEEDS) + " present")
+    print("system packages: " + ", ".join(n.what for n in needed(lab)) + " present")
     return 0
 
 
 def main(argv: list[str]) -> int:
     if argv[1:] == ["install"]:
         return install()
+    if argv[1:2] == ["install"] and argv[2:3] == ["--lab"] and argv[3:4]:
+        return install(int(argv[3]))
     if argv[1:] == ["check"]:
         needs = missing()
         for n in needs:
             print(f"missing: {n.what} ({n.why})")
         return 1 if needs else 0
-    print("usage: sysdeps.py install|check", file=sys.stderr)
+    print("usage: sysdeps.py install [--lab N]|check", file=sys.stderr)
     return 2
 
 
