@@ -66,7 +66,7 @@ def test_run_rerun_and_second_day_replace_partitions(bq_settings):
         f"SELECT customer_id, churn_probability FROM `{table_id(s)}` "
         f"WHERE date = '{NEXT}' ORDER BY customer_id"
     )
-    remote = client.query(sql).to_arrow()
+    remote = client.query(sql).to_arrow(create_bqstorage_client=False)
     assert remote["customer_id"].to_pylist() == local["customer_id"].to_pylist()
     assert remote["churn_probability"].to_pylist() == local["churn_probability"].to_pylist()
 
