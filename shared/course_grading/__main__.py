@@ -3,6 +3,7 @@
 student OUT [--force]              write the student edition (stubs, no instructor material)
 restore STUDENT --from INSTRUCTOR  put the solution regions back (by task number)
 grade N [--submission DIR]         grade lab N (public + hidden checks) into a per-task report
+grade-class N DIR [--jobs K]       grade every checkout under DIR, each in its own sandbox; roster
 check REPORT TASK                  exit 0 when every check of TASK passed (GitHub Classroom)
 roster REPORTS... [--out CSV]      merge reports into a CSV gradebook and a Markdown summary
 acceptance [--labs 1 2 ...]        student edition: fresh <= 15 %; with --restored, restored = max
@@ -15,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from course_grading import classroom, grade, release, roster
+from course_grading import classroom, cohort, grade, release, roster
 from course_grading.readme import ReadmeError
 from course_grading.regions import RegionError
 
@@ -46,9 +47,23 @@ def _grade(args: argparse.Namespace) -> int:
         args.pytest_args,
         timeout=args.timeout,
         keep=args.keep,
+        backend=args.sandbox,
     )
     print(grade.summary(data))
     return 0 if data["max"] else 1
+
+
+def _grade_class(args: argparse.Namespace) -> int:
+    root = Path(args.root)
+    results, wall = cohort.grade_class(
+        args.lab, root, Path(args.submissions), args.jobs, timeout=args.timeout
+    )
+    out = root.resolve() / "artifacts" / "grades" / f"lab{args.lab}-roster.csv"
+    rows = cohort.write_roster(results, out)
+    print(roster.summary(rows))
+    print(cohort.report_text(results, wall, args.jobs))
+    print(f"gradebook: {out} and {out.with_suffix('.md')}")
+    return 0
 
 
 def _roster(args: argparse.Namespace) -> int:
@@ -128,8 +143,17 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--report", help="report path (default: artifacts/grades[/<student>]/labN.json)")
     g.add_argument("--timeout", type=float, default=grade.DEFAULT_TIMEOUT_S, help="seconds")
     g.add_argument("--keep", action="store_true", help="keep the temporary grading tree")
+    g.add_argument(
+        "--sandbox", choices=("bwrap", "podman", "docker"), help="backend (default: bwrap)"
+    )
     g.add_argument("pytest_args", nargs="*", help="after --: extra pytest arguments")
     g.set_defaults(run=_grade)
+    k = sub.add_parser("grade-class", help="grade every checkout of a folder, k at a time")
+    k.add_argument("lab", type=int)
+    k.add_argument("submissions", help="a folder of checkouts, one per student")
+    k.add_argument("--jobs", type=int, default=2)
+    k.add_argument("--timeout", type=float, default=grade.DEFAULT_TIMEOUT_S, help="seconds each")
+    k.set_defaults(run=_grade_class)
     c = sub.add_parser("check", help="exit 0 when every check of a task passed")
     c.add_argument("report")
     c.add_argument("task")

@@ -63,6 +63,7 @@ CHECKS = {
     "java 17": _has_java,
     "prometheus": lambda: _has("prometheus") and _has("promtool"),
     "nginx": lambda: _has("nginx") or Path("/usr/sbin/nginx").exists(),
+    "bubblewrap": lambda: _has("bwrap") or sys.platform != "linux",
 }
 
 NEEDS: tuple[Need, ...] = (
@@ -71,6 +72,7 @@ NEEDS: tuple[Need, ...] = (
     Need("java 17", "lab 3: TorchServe's frontend", "openjdk-17-jre-headless", "openjdk@17"),
     Need("prometheus", "deploy tests: a real Prometheus and promtool", "prometheus", "prometheus"),
     Need("nginx", "deploy tests: a load balancer over lab 1 replicas", "nginx-light", "nginx"),
+    Need("bubblewrap", "grading: the submission's sandbox (Linux)", "bubblewrap", None),
 )
 
 
