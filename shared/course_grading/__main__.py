@@ -4,6 +4,8 @@ student OUT [--force]              write the student edition (stubs, no instruct
 restore STUDENT --from INSTRUCTOR  put the solution regions back (by task number)
 grade N [--submission DIR]         grade lab N (public + hidden checks) into a per-task report
 grade-class N DIR [--jobs K]       grade every checkout under DIR, each in its own sandbox; roster
+gradescope N [--out DIR]           write lab N's Gradescope autograder bundle (folder + zip)
+gradescope-run N SUB RESULTS       (inside the bundle) grade SUB into Gradescope's results.json
 check REPORT TASK                  exit 0 when every check of TASK passed (GitHub Classroom)
 roster REPORTS... [--out CSV]      merge reports into a CSV gradebook and a Markdown summary
 acceptance [--labs 1 2 ...]        student edition: fresh <= 15 %; with --restored, restored = max
@@ -16,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from course_grading import classroom, cohort, grade, release, roster
+from course_grading import classroom, cohort, grade, gradescope, release, roster
 from course_grading.readme import ReadmeError
 from course_grading.regions import RegionError
 
@@ -63,6 +65,20 @@ def _grade_class(args: argparse.Namespace) -> int:
     print(roster.summary(rows))
     print(cohort.report_text(results, wall, args.jobs))
     print(f"gradebook: {out} and {out.with_suffix('.md')}")
+    return 0
+
+
+def _gradescope(args: argparse.Namespace) -> int:
+    root = Path(args.root).resolve()
+    out = Path(args.out) if args.out else root / "artifacts" / "gradescope" / f"lab{args.lab}"
+    archive = gradescope.bundle(root, args.lab, out)
+    print(f"Gradescope autograder for lab {args.lab}: {out} (upload {archive})")
+    return 0
+
+
+def _gradescope_run(args: argparse.Namespace) -> int:
+    doc = gradescope.run(Path(args.root), args.lab, Path(args.submission), Path(args.results))
+    print(doc["output"])
     return 0
 
 
@@ -118,6 +134,25 @@ def _grade_edition(
             failed.append(f"lab {lab}: restored edition scores {data['total']} / {data['max']}")
 
 
+def _class_parsers(sub) -> None:
+    """A whole class (grade-class) and Gradescope's bundle."""
+    k = sub.add_parser("grade-class", help="grade every checkout of a folder, k at a time")
+    k.add_argument("lab", type=int)
+    k.add_argument("submissions", help="a folder of checkouts, one per student")
+    k.add_argument("--jobs", type=int, default=2)
+    k.add_argument("--timeout", type=float, default=grade.DEFAULT_TIMEOUT_S, help="seconds each")
+    k.set_defaults(run=_grade_class)
+    s = sub.add_parser("gradescope", help="write lab N's Gradescope autograder bundle")
+    s.add_argument("lab", type=int)
+    s.add_argument("--out", help="folder (default: artifacts/gradescope/labN)")
+    s.set_defaults(run=_gradescope)
+    s = sub.add_parser("gradescope-run", help="grade a submission into results.json")
+    s.add_argument("lab", type=int)
+    s.add_argument("submission")
+    s.add_argument("results")
+    s.set_defaults(run=_gradescope_run)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m course_grading",
@@ -148,12 +183,7 @@ def parser() -> argparse.ArgumentParser:
     )
     g.add_argument("pytest_args", nargs="*", help="after --: extra pytest arguments")
     g.set_defaults(run=_grade)
-    k = sub.add_parser("grade-class", help="grade every checkout of a folder, k at a time")
-    k.add_argument("lab", type=int)
-    k.add_argument("submissions", help="a folder of checkouts, one per student")
-    k.add_argument("--jobs", type=int, default=2)
-    k.add_argument("--timeout", type=float, default=grade.DEFAULT_TIMEOUT_S, help="seconds each")
-    k.set_defaults(run=_grade_class)
+    _class_parsers(sub)
     c = sub.add_parser("check", help="exit 0 when every check of a task passed")
     c.add_argument("report")
     c.add_argument("task")
