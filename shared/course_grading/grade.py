@@ -276,7 +276,7 @@ def _prepare(
     spec = _spec(source, work, backend, uid)
     extra |= {"isolated": True, "sandbox": f"{backend} (uid {spec.uid})"}
     extra |= _sandboxed_artifacts(root, spec, work, env, timeout)
-    env.pop("PYTHONPATH", None)
+    env["PYTHONPATH"] = python_path(root)  # the grader's side imports our code, never theirs
     env[sandbox.ENV] = str(spec.save(work / "sandbox.json"))
     return root, spec, extra
 
