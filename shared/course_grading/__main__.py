@@ -206,7 +206,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after "--" goes to pytest as it is (argparse would read "-k" as its own).
+    rest = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = parser().parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    if rest:
+        args.pytest_args = [*getattr(args, "pytest_args", []), *rest]
     try:
         return args.run(args)
     except (

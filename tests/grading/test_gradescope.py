@@ -28,8 +28,13 @@ def test_results_follow_gradescopes_format():
         "lab": "lab9",
         "checks": [
             {"name": "tests/lab9/test_a.py::test_x", "points": 2, "passed": True, "task": "9.1"},
-            {"name": "tests/lab9/hidden/test_h.py::test_y", "points": 1, "passed": False,
-             "message": "assert 1 == 2", "task": "9.1"},
+            {
+                "name": "tests/lab9/hidden/test_h.py::test_y",
+                "points": 1,
+                "passed": False,
+                "message": "assert 1 == 2",
+                "task": "9.1",
+            },
             {"name": "tests/lab9/test_a.py::test_internal", "points": 0, "passed": True},
         ],
     }
