@@ -36,7 +36,10 @@ def _one(lab: int, root: Path, sub: Path, out: Path, uid: int, timeout: float) -
             "total": 0,
             "max": 0,
             "checks": [],
-            "tasks": {},
+            # One row in the roster, so the student is not silently missing from it.
+            "tasks": {
+                "all": {"title": f"not graded: {exc}"[:200], "points": 0, "max": 0, "checks": []}
+            },
             "warnings": [f"not graded: {exc}"],
             "seconds": round(time.monotonic() - started, 1),
         }
