@@ -45,6 +45,8 @@ DEFAULT_TIMEOUT_S = 900
 # Labs whose checks reach the submission only through the sandbox (their fixtures call
 # ``sandbox.command``); the others are graded the old way and say so in the report.
 ISOLATED_LABS = frozenset({1})
+# grade-class gives submission i the uid DEFAULT_UID + 1 + i; a single grade takes one from a
+# separate range by its pid, so two graders at once never share a uid (its NPROC, its reaping).
 DEFAULT_UID = 62000
 
 
@@ -179,7 +181,7 @@ def grade(
     timeout: float = DEFAULT_TIMEOUT_S,
     keep: bool = False,
     backend: str | None = None,
-    uid: int = DEFAULT_UID,
+    uid: int | None = None,
 ) -> dict[str, Any]:
     """Grade lab ``lab``; returns the report (also written to ``report``)."""
     root = root.resolve()
@@ -257,7 +259,7 @@ def _prepare(
     work: Path,
     env: dict[str, str],
     backend: str | None,
-    uid: int,
+    uid: int | None,
     timeout: float,
 ) -> tuple[Path, sandbox.Spec | None, dict[str, Any]]:
     """Export the submission and set up its grading: (pytest's cwd, the sandbox spec, report)."""
@@ -273,7 +275,7 @@ def _prepare(
     backend = backend or os.environ.get("COURSE_SANDBOX_BACKEND") or "bwrap"
     if why := sandbox.available(backend):
         raise GradeError(f"sandbox backend {backend}: {why}")
-    spec = _spec(source, work, backend, uid)
+    spec = _spec(source, work, backend, uid or DEFAULT_UID + 1000 + os.getpid() % 1000)
     extra |= {"isolated": True, "sandbox": f"{backend} (uid {spec.uid})"}
     extra |= _sandboxed_artifacts(root, spec, work, env, timeout)
     env["PYTHONPATH"] = python_path(root)  # the grader's side imports our code, never theirs

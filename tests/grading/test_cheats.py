@@ -2,9 +2,10 @@
 student would, graded in the sandbox. Each must score what its honest code earns (0: the
 stubs), read nothing of the grader's, and leave every other report alone.
 
-For speed each grade runs a few of lab 1's graded checks (the session server and one
-per-check server; every trick acts at import or start-up, which both go through), with a short
-start-up budget so the endless loop costs seconds, not minutes.
+For speed each grade runs a few of lab 1's graded checks (one server start; every trick acts
+at import or start-up, which every check goes through), with a short start-up budget so the
+endless loop costs seconds, not minutes. The full grade of the stub and solution editions is
+tests/grading/test_e2e_lab1.py.
 """
 
 from __future__ import annotations
@@ -22,10 +23,7 @@ from course_grading import grade, release
 
 REPO = Path(__file__).resolve().parents[2]
 PKG = "labs/lab1_fastapi/lab1_fastapi"
-SUBSET = [
-    "-k",
-    "test_versioned_predict_single or test_ready_lists_loaded_versions or test_no_artifacts_at_all",
-]
+SUBSET = ["-k", "test_versioned_predict_single or test_ready_lists_loaded_versions"]
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
@@ -178,7 +176,10 @@ def test_a_cheat_scores_what_its_honest_code_earns(edition, leak, tmp_path, monk
         path.chmod(0o777 if path.is_dir() else 0o666)  # even writable: it must not be visible
     fmt = {"leak": str(leak), "report": str(report), "victim": str(victim), "repo": str(REPO)}
     sub = make_cheat(edition, name, tmp_path / "subs", fmt)
-    data = grade.grade(1, REPO, sub, student=name, report=report, pytest_args=SUBSET, timeout=400)
+    uid = grade.DEFAULT_UID + 900 + list(CHEATS).index(name)
+    data = grade.grade(
+        1, REPO, sub, student=name, report=report, pytest_args=SUBSET, timeout=400, uid=uid
+    )
     print(grade.summary(data))
     assert data["isolated"] is True and data["commit"]
     assert data["max"] > 0 and data["total"] == 0, grade.summary(data)
