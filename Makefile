@@ -119,6 +119,15 @@ grade-%: $(TRAIN_STAMP) ## grade lab N per task; SUBMISSION=dir grades a student
 	  $(if $(STUDENT),--student "$(STUDENT)") $(if $(PYTEST_ARGS),-- $(PYTEST_ARGS))
 
 # BEGIN INSTRUCTOR
+# A class at once: every checkout under SUBMISSIONS in its own sandbox, JOBS at a time; roster
+# in artifacts/grades/labN-roster.csv/.md.
+.PHONY: grade-class gradescope
+grade-class: $(TRAIN_STAMP) ## grade LAB=N for every checkout in SUBMISSIONS=dir/ (JOBS=2)
+	@test -n "$(LAB)" -a -n "$(SUBMISSIONS)" || { echo "usage: make grade-class LAB=N SUBMISSIONS=dir/ [JOBS=2]"; exit 2; }
+	$(PY) -m course_grading grade-class $(LAB) "$(SUBMISSIONS)" --jobs $(or $(JOBS),2)
+gradescope: $(SETUP_STAMP) ## write LAB=N's Gradescope autograder bundle (artifacts/gradescope/)
+	@test -n "$(LAB)" || { echo "usage: make gradescope LAB=N"; exit 2; }
+	$(PY) -m course_grading gradescope $(LAB)
 # Release tooling (course_grading; the student edition leaves this block out).
 .PHONY: student roster
 student: $(SETUP_STAMP) ## write the student edition (OUT=../course-student, FORCE=1 replaces it)

@@ -3,6 +3,9 @@
 student OUT [--force]              write the student edition (stubs, no instructor material)
 restore STUDENT --from INSTRUCTOR  put the solution regions back (by task number)
 grade N [--submission DIR]         grade lab N (public + hidden checks) into a per-task report
+grade-class N DIR [--jobs K]       grade every checkout under DIR, each in its own sandbox; roster
+gradescope N [--out DIR]           write lab N's Gradescope autograder bundle (folder + zip)
+gradescope-run N SUB RESULTS       (inside the bundle) grade SUB into Gradescope's results.json
 check REPORT TASK                  exit 0 when every check of TASK passed (GitHub Classroom)
 workflow [--out FILE]              print (or write) the edition's classroom.yml for this tree
 roster REPORTS... [--out CSV]      merge reports into a CSV gradebook and a Markdown summary
@@ -16,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from course_grading import classroom, grade, release, roster
+from course_grading import classroom, cohort, grade, gradescope, release, roster
 from course_grading.readme import ReadmeError
 from course_grading.regions import RegionError
 
@@ -47,6 +50,7 @@ def _grade(args: argparse.Namespace) -> int:
         args.pytest_args,
         timeout=args.timeout,
         keep=args.keep,
+        backend=args.sandbox,
     )
     print(grade.summary(data))
     return 0 if data["max"] else 1
@@ -58,6 +62,33 @@ def _workflow(args: argparse.Namespace) -> int:
         Path(args.out).write_text(text, encoding="utf-8")
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _grade_class(args: argparse.Namespace) -> int:
+    root = Path(args.root)
+    results, wall = cohort.grade_class(
+        args.lab, root, Path(args.submissions), args.jobs, timeout=args.timeout
+    )
+    out = root.resolve() / "artifacts" / "grades" / f"lab{args.lab}-roster.csv"
+    rows = cohort.write_roster(results, out)
+    print(roster.summary(rows))
+    print(cohort.report_text(results, wall, args.jobs))
+    print(f"gradebook: {out} and {out.with_suffix('.md')}")
+    return 0
+
+
+def _gradescope(args: argparse.Namespace) -> int:
+    root = Path(args.root).resolve()
+    out = Path(args.out) if args.out else root / "artifacts" / "gradescope" / f"lab{args.lab}"
+    archive = gradescope.bundle(root, args.lab, out)
+    print(f"Gradescope autograder for lab {args.lab}: {out} (upload {archive})")
+    return 0
+
+
+def _gradescope_run(args: argparse.Namespace) -> int:
+    doc = gradescope.run(Path(args.root), args.lab, Path(args.submission), Path(args.results))
+    print(doc["output"])
     return 0
 
 
@@ -113,6 +144,25 @@ def _grade_edition(
             failed.append(f"lab {lab}: restored edition scores {data['total']} / {data['max']}")
 
 
+def _class_parsers(sub) -> None:
+    """A whole class (grade-class) and Gradescope's bundle."""
+    k = sub.add_parser("grade-class", help="grade every checkout of a folder, k at a time")
+    k.add_argument("lab", type=int)
+    k.add_argument("submissions", help="a folder of checkouts, one per student")
+    k.add_argument("--jobs", type=int, default=2)
+    k.add_argument("--timeout", type=float, default=grade.DEFAULT_TIMEOUT_S, help="seconds each")
+    k.set_defaults(run=_grade_class)
+    s = sub.add_parser("gradescope", help="write lab N's Gradescope autograder bundle")
+    s.add_argument("lab", type=int)
+    s.add_argument("--out", help="folder (default: artifacts/gradescope/labN)")
+    s.set_defaults(run=_gradescope)
+    s = sub.add_parser("gradescope-run", help="grade a submission into results.json")
+    s.add_argument("lab", type=int)
+    s.add_argument("submission")
+    s.add_argument("results")
+    s.set_defaults(run=_gradescope_run)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m course_grading",
@@ -138,8 +188,12 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--report", help="report path (default: artifacts/grades[/<student>]/labN.json)")
     g.add_argument("--timeout", type=float, default=grade.DEFAULT_TIMEOUT_S, help="seconds")
     g.add_argument("--keep", action="store_true", help="keep the temporary grading tree")
+    g.add_argument(
+        "--sandbox", choices=("bwrap", "podman", "docker"), help="backend (default: bwrap)"
+    )
     g.add_argument("pytest_args", nargs="*", help="after --: extra pytest arguments")
     g.set_defaults(run=_grade)
+    _class_parsers(sub)
     c = sub.add_parser("check", help="exit 0 when every check of a task passed")
     c.add_argument("report")
     c.add_argument("task")
@@ -165,7 +219,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after "--" goes to pytest as it is (argparse would read "-k" as its own).
+    rest = argv[argv.index("--") + 1 :] if "--" in argv else []
+    args = parser().parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    if rest:
+        args.pytest_args = [*getattr(args, "pytest_args", []), *rest]
     try:
         return args.run(args)
     except (

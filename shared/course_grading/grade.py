@@ -1,10 +1,17 @@
 """Grade one lab, of this checkout or of a student's (``--submission``), into a per-task report.
 
-A submission is graded the way otter-grader grades a notebook in its own container, without
-the container: its tracked files are copied to a temporary tree, the instructor's checks for the
-lab (public and hidden), pytest configuration and grading plugin are laid over it, and pytest runs
-there with the submission's packages first on ``PYTHONPATH`` (its own ``.venv`` interpreter when
-it has one). The student's code is what gets imported; the checks and the scoring are ours.
+What is graded is the submission's committed ``HEAD`` (``git archive``; its sha is in the
+report): untracked files, a committed ``.venv``, its ``conftest.py``/``pytest.ini``/
+``sitecustomize.py`` and the like never reach the grader.
+
+Isolated labs (``ISOLATED_LABS``): pytest runs in the instructor's repository, with the
+instructor's interpreter, configuration, plugin and checks; the submission's code runs only in
+the sandbox (``course_grading.sandbox``) that the lab's fixtures start its servers and CLIs in,
+and the checks reach it through ports and files. Points-0 checks that probe internals in-process
+are left out of such a grade (they would test our code, not the student's).
+
+Other labs still run the submission's code in the grader's pytest (the old way: its exported
+tree with our checks laid over it); their report says ``"isolated": false`` and warns.
 
 Models: when the submission's model code (``course_models`` files that shape the models) is
 byte-identical to ours, it is graded against our trained ``artifacts/`` (the models would be the
@@ -13,17 +20,20 @@ same; training again costs ~20 s per lab); otherwise its own code trains fresh a
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from course_grading import sandbox
 from course_grading.readme import lab_dir
 from course_grading.release import ReleaseError, tracked_files
 
@@ -32,6 +42,12 @@ MODEL_CODE = ("schema.py", "datasets.py", "tabular.py", "cnn.py", "keras_model.p
 SKIP_DIRS = {".git", ".venv", "artifacts", "__pycache__", ".pytest_cache", ".ruff_cache"}
 PLUGIN_DIR = Path(__file__).resolve().parent
 DEFAULT_TIMEOUT_S = 900
+# Labs whose checks reach the submission only through the sandbox (their fixtures call
+# ``sandbox.command``); the others are graded the old way and say so in the report.
+ISOLATED_LABS = frozenset({1})
+# grade-class gives submission i the uid DEFAULT_UID + 1 + i; a single grade takes one from a
+# separate range by its pid, so two graders at once never share a uid (its NPROC, its reaping).
+DEFAULT_UID = 62000
 
 
 class GradeError(RuntimeError):
@@ -66,6 +82,41 @@ def _ours(rel: str, lab: int) -> bool:
     )
 
 
+def export(submission: Path, dest: Path) -> dict[str, Any]:
+    """The submission's committed HEAD into ``dest`` (a folder that is not a git checkout, e.g.
+    a freshly built edition, is taken as it is, minus caches and venvs, and says so)."""
+    dest.mkdir(parents=True)
+    if not (submission / ".git").exists():
+        _copy(submission, _files(submission), dest)
+        return {"commit": None, "source": "files (not a git checkout)"}
+    git = ["git", "-c", f"safe.directory={submission}", "-C", str(submission)]
+    try:
+        sha = subprocess.run(
+            [*git, "rev-parse", "--verify", "HEAD^{commit}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        data = subprocess.run(
+            [*git, "archive", "--format=tar", sha], capture_output=True, check=True
+        ).stdout
+    except subprocess.CalledProcessError as exc:
+        raise GradeError(f"{submission}: no commit to grade ({exc.stderr!s:.200})") from exc
+
+    def safe(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+        try:  # no absolute or escaping links, no devices: such members are left out
+            return tarfile.data_filter(member, path)
+        except tarfile.FilterError:
+            skipped.append(member.name)
+            return None
+
+    skipped: list[str] = []
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(dest, filter=safe)
+    out: dict[str, Any] = {"commit": sha, "source": "git HEAD"}
+    return out | ({"left_out_of_export": skipped} if skipped else {})
+
+
 def build_tree(root: Path, submission: Path, lab: int, tree: Path) -> None:
     """The submission's files, minus anything we bring, plus the instructor's checks."""
     theirs = [r for r in _files(submission) if not _ours(r, lab) and not r.startswith("tests/")]
@@ -83,14 +134,6 @@ def build_tree(root: Path, submission: Path, lab: int, tree: Path) -> None:
 def python_path(tree: Path) -> str:
     labs = sorted(p for p in (tree / "labs").glob("lab*_*") if p.is_dir())
     return os.pathsep.join(str(p) for p in [tree / "shared", *labs])
-
-
-def interpreter(submission: Path | None) -> str:
-    if submission is not None:
-        own = submission / ".venv" / "bin" / "python"
-        if own.is_file() and os.access(own, os.X_OK):
-            return str(own)
-    return sys.executable
 
 
 def same_model_code(root: Path, submission: Path) -> bool:
@@ -137,6 +180,8 @@ def grade(
     pytest_args: list[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     keep: bool = False,
+    backend: str | None = None,
+    uid: int | None = None,
 ) -> dict[str, Any]:
     """Grade lab ``lab``; returns the report (also written to ``report``)."""
     root = root.resolve()
@@ -157,6 +202,9 @@ def grade(
     extra: dict[str, Any] = {}
     started = time.monotonic()
     work: Path | None = None
+    cmd = _pytest_cmd(sys.executable, lab, report, readme)
+    cmd += [f"--grade-student={student}"] if student else []
+    spec: sandbox.Spec | None = None
     try:
         if submission is None:
             cwd = root
@@ -166,21 +214,24 @@ def grade(
             )
         else:
             work = Path(tempfile.mkdtemp(prefix=f"grade-lab{lab}-"))
-            cwd = work / "tree"
-            build_tree(root, submission, lab, cwd)
-            env["PYTHONPATH"] = python_path(cwd)
-            extra |= {"submission": str(submission)}
-            extra |= _artifacts(root, submission, work, env, interpreter(submission), timeout)
-        cmd = _pytest_cmd(interpreter(submission), lab, report, readme)
-        if student:
-            cmd.append(f"--grade-student={student}")
+            work.chmod(0o755)
+            cwd, spec, more = _prepare(lab, root, submission, work, env, backend, uid, timeout)
+            extra |= more
+            cmd += [f"--basetemp={work / 'tmp'}", "--grade-isolated"] if spec else []
         _run(cmd + list(pytest_args or []), cwd, env, timeout)
     finally:
+        if spec is not None and os.geteuid() == 0:
+            sandbox.reap(spec.uid)  # whatever of theirs outlived the checks
         if work is not None and not keep:
             shutil.rmtree(work, ignore_errors=True)
     if not report.is_file():
         raise GradeError(f"pytest wrote no report to {report} (see its output above)")
     data = json.loads(report.read_text())
+    if extra.get("isolated") is False:
+        data.setdefault("warnings", []).append(
+            f"lab {lab} is NOT isolated yet: its checks imported the submission's code in the "
+            "grader's process (a cheat could change this grade); see DEVELOPERS.md"
+        )
     data |= extra | {"seconds": round(time.monotonic() - started, 1)}
     report.write_text(json.dumps(data, indent=2) + "\n")
     data["report"] = str(report)
@@ -201,6 +252,104 @@ def _artifacts(
     return {"artifacts": "trained from the submission's model code"}
 
 
+def _prepare(
+    lab: int,
+    root: Path,
+    submission: Path,
+    work: Path,
+    env: dict[str, str],
+    backend: str | None,
+    uid: int | None,
+    timeout: float,
+) -> tuple[Path, sandbox.Spec | None, dict[str, Any]]:
+    """Export the submission and set up its grading: (pytest's cwd, the sandbox spec, report)."""
+    source = work / "src"
+    extra: dict[str, Any] = {"submission": str(submission), **export(submission, source)}
+    if lab not in ISOLATED_LABS:
+        tree = work / "tree"
+        build_tree(root, source, lab, tree)
+        env["PYTHONPATH"] = python_path(tree)
+        extra |= {"isolated": False}
+        return tree, None, extra | _artifacts(root, source, work, env, sys.executable, timeout)
+    # Our repository, interpreter, config and checks; their code only in the sandbox.
+    backend = backend or os.environ.get("COURSE_SANDBOX_BACKEND") or "bwrap"
+    if why := sandbox.available(backend):
+        raise GradeError(f"sandbox backend {backend}: {why}")
+    spec = _spec(source, work, backend, uid or DEFAULT_UID + 1000 + os.getpid() % 1000)
+    extra |= {"isolated": True, "sandbox": f"{backend} (uid {spec.uid})"}
+    extra |= _sandboxed_artifacts(root, spec, work, env, timeout)
+    env["PYTHONPATH"] = python_path(root)  # the grader's side imports our code, never theirs
+    env[sandbox.ENV] = str(spec.save(work / "sandbox.json"))
+    return root, spec, extra
+
+
+def _spec(source: Path, work: Path, backend: str, uid: int) -> sandbox.Spec:
+    (work / "tmp").mkdir(mode=0o755)
+    (work / "stage").mkdir(mode=0o755)
+    for path in source.rglob("*"):
+        path.chmod(path.stat().st_mode | (0o055 if path.is_dir() else 0o044))
+    source.chmod(0o755)
+    return sandbox.Spec(
+        backend=backend,
+        source=str(source),
+        uid=uid,
+        python=sys.executable,
+        ro=[str(work / "tmp")],
+        stage=str(work / "stage"),
+        image=os.environ.get("COURSE_SANDBOX_IMAGE", ""),
+        limits=sandbox.limits_from_env(),
+    )
+
+
+def _models(root: Path) -> list[str]:
+    """The trained model folders only: never artifacts/grades (other students' reports)."""
+    base = Path(os.environ.get("COURSE_ARTIFACTS_DIR") or root / "artifacts")
+    return (
+        [
+            str(p)
+            for p in sorted(base.iterdir())
+            if p.is_dir()
+            and p.name not in ("grades", "bench", "load")
+            and not p.name.startswith(".")
+        ]
+        if base.is_dir()
+        else []
+    )
+
+
+def _sandboxed_artifacts(
+    root: Path, spec: sandbox.Spec, work: Path, env: dict[str, str], timeout: float
+) -> dict[str, str]:
+    if same_model_code(root, Path(spec.source)):
+        env["COURSE_ARTIFACTS_DIR"] = os.environ.get("COURSE_ARTIFACTS_DIR") or str(
+            root / "artifacts"
+        )
+        spec.ro += _models(root)
+        return {"artifacts": "instructor's (model code unchanged)"}
+    out = work / "artifacts"
+    out.mkdir(mode=0o777)
+    out.chmod(0o777)
+    env["COURSE_ARTIFACTS_DIR"] = str(out)
+    spec.rw.append(str(out))
+    argv, _ = sandbox.command(
+        [sys.executable, "-m", "course_models", "train"], {"COURSE_ARTIFACTS_DIR": str(out)}, spec
+    )
+    if _run(argv, work, dict(os.environ), timeout):
+        raise GradeError("the submission's model code failed to train (python -m course_models)")
+    spec.rw.remove(str(out))
+    spec.ro.append(str(out))
+    return {"artifacts": "trained from the submission's model code (in the sandbox)"}
+
+
+def first_failure(entry: dict[str, Any]) -> str:
+    """The first failing check of a task and its message (what to fix first)."""
+    for check in entry.get("checks", []):
+        if not check["passed"]:
+            name = check["name"].rsplit("::", 1)[-1]
+            return f"{name}: {check.get('message') or 'failed'}"[:160]
+    return ""
+
+
 def summary(data: dict[str, Any]) -> str:
     who = f"{data['student']} " if data.get("student") else ""
     line = f"{who}{data['lab']}: {data['total']} / {data['max']} points"
@@ -209,7 +358,14 @@ def summary(data: dict[str, Any]) -> str:
         parts = ", ".join(f"{t} ({v['points']} points)" for t, v in review.items())
         line += f"; to review by hand: {parts}"
     lines = [line + f"  [{data.get('seconds', '?')} s] -> {data.get('report', '')}"]
-    for task, entry in (data.get("tasks") or {}).items():
-        lines.append(f"  task {task:5} {entry['points']:>5} / {entry['max']:<5} {entry['title']}")
+    if "isolated" in data:
+        where = data.get("sandbox") if data["isolated"] else "NOT isolated"
+        lines.append(f"  graded: {data.get('commit') or data.get('source')} ({where})")
+    tasks = data.get("tasks") or {}
+    if tasks:
+        lines += ["", "| task | points | title | first failing check |", "|---|---|---|---|"]
+        for task, entry in tasks.items():
+            score = f"{entry['points']} / {entry['max']}"
+            lines.append(f"| {task} | {score} | {entry['title']} | {first_failure(entry)} |")
     lines += [f"  warning: {w}" for w in data.get("warnings") or []]
     return "\n".join(lines)

@@ -39,6 +39,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="lab README announcing the tasks (default: labs/<lab>_*/README.md under the rootdir)",
     )
     group.addoption("--grade-student", metavar="NAME", help="student name stored in the report")
+    group.addoption(
+        "--grade-isolated",
+        action="store_true",
+        help="grading a sandboxed submission: leave out the points-0 checks (they probe "
+        "internals in-process, i.e. the grader's own code, not the submission's)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -84,6 +90,17 @@ class Grader:
     def __init__(self, config: pytest.Config):
         self.config = config
         self.checks: dict[str, dict[str, Any]] = {}
+        self.left_out = 0
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]):
+        if not config.getoption("--grade-isolated"):
+            return
+        keep = [item for item in items if points_of(item) > 0]
+        dropped = [item for item in items if points_of(item) == 0]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
+            self.left_out = len(dropped)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         # After -k/-m deselection: a check left out on purpose is not a failed one.
@@ -155,6 +172,8 @@ class Grader:
             },
             "warnings": warnings,
         }
+        if self.left_out:
+            data["left_out"] = f"{self.left_out} points-0 checks of internals (not graded)"
         return data
 
     def pytest_sessionfinish(self) -> None:
@@ -208,7 +227,12 @@ def task_table(
             "max": _num(carried),
             "readme_points": _num(info.points) if info else None,
             "checks": [
-                {"name": c["name"], "points": _num(c["points"]), "passed": c["passed"]}
+                {
+                    "name": c["name"],
+                    "points": _num(c["points"]),
+                    "passed": c["passed"],
+                    "message": c["message"],
+                }
                 for c in mine
             ],
         }

@@ -81,6 +81,7 @@ CHECKS = {
     "prometheus": lambda: _has("prometheus") and _has("promtool"),
     "nginx": lambda: _has("nginx") or Path("/usr/sbin/nginx").exists(),
     "chromium": lambda: chromium() is not None,
+    "bubblewrap": lambda: _has("bwrap") or sys.platform != "linux",
 }
 
 NEEDS: tuple[Need, ...] = (
@@ -90,6 +91,7 @@ NEEDS: tuple[Need, ...] = (
     Need("prometheus", "deploy tests: a real Prometheus and promtool", "prometheus", "prometheus"),
     Need("nginx", "deploy tests: a load balancer over lab 1 replicas", "nginx-light", "nginx"),
     Need("chromium", "make report's test: the page in a headless browser", "chromium", None, ()),
+    Need("bubblewrap", "grading: the submission's sandbox (Linux)", "bubblewrap", None),
 )
 
 

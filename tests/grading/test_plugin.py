@@ -184,3 +184,13 @@ def test_bad_task_marker_is_a_usage_error(pytester):
     result = pytester.runpytest("--grade-report=g.json")
     assert result.ret != 0
     assert 'use @pytest.mark.task("N.M")' in result.stdout.str() + result.stderr.str()
+
+
+def test_isolated_grading_leaves_out_points_0_checks(pytester):
+    pytester.makepyfile(
+        test_internal="import pytest\n@pytest.mark.points(0)\ndef test_probe(): pass\n"
+    )
+    result, data = run(pytester, "--grade-isolated")
+    result.assert_outcomes(passed=2, failed=1, skipped=1, errors=1)  # test_probe not run
+    assert not any("test_probe" in c["name"] for c in data["checks"])
+    assert data["left_out"] == "1 points-0 checks of internals (not graded)"

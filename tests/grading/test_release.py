@@ -119,6 +119,11 @@ def test_classroom_workflow_passes_zizmor(edition):
     assert run.returncode == 0, run.stdout + run.stderr
 
 
+def commit_all(root):
+    ident = ["-c", "user.name=s", "-c", "user.email=s@example.invalid"]
+    subprocess.run(["git", *ident, "commit", "-qam", "work"], cwd=root, check=True)
+
+
 def grade_demo(root, lab_root, tmp_path, name):
     return grade.grade(9, lab_root, submission=root, report=tmp_path / f"{name}.json")
 
@@ -140,8 +145,12 @@ def test_grading_instructor_fresh_and_restored(demo_repo, edition, tmp_path):
 
     done = release.restore(edition, demo_repo)
     assert sorted(done) == ["9.1", "9.2"]
+    uncommitted = grade_demo(edition, demo_repo, tmp_path, "uncommitted")
+    assert (uncommitted["total"], uncommitted["max"]) == (0, 5)  # HEAD is what is graded
+    commit_all(edition)
     restored = grade_demo(edition, demo_repo, tmp_path, "restored")
     assert (restored["total"], restored["max"]) == (5, 5)
+    assert restored["commit"] != fresh["commit"] and len(restored["commit"]) == 40
 
 
 def test_submission_code_is_what_gets_imported(demo_repo, edition, tmp_path):
@@ -153,6 +162,7 @@ def test_submission_code_is_what_gets_imported(demo_repo, edition, tmp_path):
         )
     )
     (edition / "tests/lab9/test_core.py").write_text("def test_cheat():\n    assert True\n")
+    commit_all(edition)
     data = grade_demo(edition, demo_repo, tmp_path, "alice")
     assert data["tasks"]["9.1"]["points"] == 3 and data["tasks"]["9.2"]["points"] == 0
     assert not any("cheat" in c["name"] for c in data["checks"])  # our checks, not theirs

@@ -1,14 +1,17 @@
 """Lab 1 fixtures. Graded HTTP checks go through ``api``: the service at ``$LAB1_URL`` when set
 (``LAB1_URL=http://127.0.0.1:8000 make grade-1`` grades a running service), else a real uvicorn
 started once per session with the lab's own command line (``lab1_fastapi.server.command``).
-Checks that need other settings or broken artifacts start their own app in-process
-(``serve_app``: FastAPI's TestClient, entered as a context manager so the lifespan runs).
+Checks that need other settings or broken artifacts start their own app (``serve_app``):
+in-process (FastAPI's TestClient, entered as a context manager so the lifespan runs) in a plain
+test run, a real uvicorn in the submission's sandbox when grading one (``course_grading.sandbox``:
+the same HTTP client interface, the student's code never in the grader's process).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from course_grading import sandbox
 from course_models import procs
 from course_models.tabular import example_record
 from lab1_fastapi import server
@@ -41,10 +45,23 @@ class IsolatedSettings(Settings):
 
 
 @contextmanager
-def serve(**overrides: Any) -> Iterator[TestClient]:
-    """An in-process app with these settings, started and stopped around the block."""
-    with TestClient(create_app(IsolatedSettings(**overrides))) as client:
-        yield client
+def serve(**overrides: Any) -> Iterator[httpx.Client]:
+    """An app with these settings, started and stopped around the block: in-process, or when
+    grading a submission a real uvicorn in its sandbox (same client calls either way)."""
+    if sandbox.active() is None:
+        with TestClient(create_app(IsolatedSettings(**overrides))) as client:
+            yield client
+        return
+    fd, log = tempfile.mkstemp(prefix="lab1-serve-", suffix=".log")
+    os.close(fd)
+    try:
+        with (
+            uvicorn_server(Path(log), **overrides) as (url, _),
+            httpx.Client(base_url=url, timeout=30.0) as client,
+        ):
+            yield client
+    finally:
+        os.unlink(log)
 
 
 @contextmanager
@@ -52,12 +69,19 @@ def uvicorn_server(log: Path, **overrides: Any) -> Iterator[tuple[str, Any]]:
     """A real uvicorn on a free port, started exactly as ``make lab-1`` starts it."""
     settings = IsolatedSettings(access_log=False, **overrides)
     argv, env = server.command(settings, procs.free_port())
+    url = f"http://127.0.0.1:{env['LAB1_PORT']}"
+    if settings.artifacts_dir is not None:
+        sandbox.share(settings.artifacts_dir)
     clean = {k: v for k, v in os.environ.items() if not k.startswith("LAB1_")}
+    argv, env = sandbox.command(argv, {**clean, **env})
     with procs.running(argv, env={**clean, **env}, log=log) as proc:
-        url = f"http://127.0.0.1:{env['LAB1_PORT']}"
+        timeout = sandbox.startup_timeout(120)
         try:
             # /health, not /ready: a student edition without task 1.1 must still be graded.
-            procs.wait_http(f"{url}/health", timeout=120, proc=proc)
+            sandbox.started(
+                "uvicorn",
+                lambda: procs.wait_http(f"{url}/health", timeout=timeout, proc=proc),
+            )
         except Exception:
             print(procs.tail(log))
             raise
