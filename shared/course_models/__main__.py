@@ -128,7 +128,9 @@ def _advise(args: argparse.Namespace, console: Console) -> int:
     if online:
         peak = f", peaks of {args.peak_rps:g}/s" if args.peak_rps else ""
         question = f"API: p95 <= {args.p95_ms:g} ms at {args.rps:g} predictions/s{peak}"
-        verdicts = cost.advise_online(modes, args.p95_ms, args.rps, prices, args.peak_rps or 0)
+        verdicts = cost.advise_online(
+            modes, args.p95_ms, args.rps, prices, args.peak_rps or 0, args.client_batches
+        )
         answers.append((question, "per day always on", verdicts))
     if batch:
         question = (
@@ -173,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--p95-ms", type=float, help="API: p95 latency target, ms")
     a.add_argument("--rps", type=float, help="API: predictions per second to carry")
     a.add_argument("--peak-rps", type=float, help="API: the spikes' rate, if above --rps")
+    a.add_argument(
+        "--client-batches",
+        action="store_true",
+        help="API: count modes measured with several rows per request (clients that batch)",
+    )
     a.add_argument("--deadline-h", type=float, help="batch: hours the daily job may take")
     a.add_argument("--json", action="store_true", help="machine-readable answer")
     for sp in (r, a):

@@ -197,12 +197,19 @@ class Verdict:
 
 
 def advise_online(
-    modes: dict[str, list[dict]], p95_ms: float, rps: float, prices: Prices, peak_rps: float = 0
+    modes: dict[str, list[dict]],
+    p95_ms: float,
+    rps: float,
+    prices: Prices,
+    peak_rps: float = 0,
+    client_batches: bool = False,
 ) -> list[Verdict]:
     """Each mode's best measured point with p95 within the target, against the rate to carry.
 
     "Meets" means on one instance like the benchmarked one (this machine); when it does not,
-    the verdict says how many such replicas the same numbers would take.
+    the verdict says how many such replicas the same numbers would take. A mode measured with
+    several rows per request (lab 4's batched images) answers another question, clients that
+    batch, and is counted only with ``client_batches``.
     """
     need = max(rps, peak_rps or 0)
     out = []
@@ -226,6 +233,14 @@ def advise_online(
             continue
         row = best_row(fast)
         got = _num(row, "rps") or 0.0
+        per_request = int(_num(row, "predictions_per_request") or 1)
+        if per_request > 1 and not client_batches:
+            why = (
+                f"{per_request} rows per request (a client that batches): not one prediction per "
+                "request as asked (--client-batches to count it)"
+            )
+            out.append(Verdict(name, lab, "online", False, why, row=row))
+            continue
         replicas = max(1, math.ceil(need / got))
         per_m = per_million(row, prices)
         day = always_on_per_day(row, prices, replicas)
@@ -259,7 +274,10 @@ def advise_batch(
             continue
         cost = window_cost(row, daily_rows, prices)
         per_m = per_million(row, prices)
-        how = "as one request per row, " if kind == "online" else ""
+        per_request = int(_num(row, "predictions_per_request") or 1)
+        how = ""
+        if kind == "online":
+            how = f"{per_request} rows a request, " if per_request > 1 else "one request a row, "
         took = f"{how}{hours:.2f} h for {human_rows(daily_rows)} rows at {row['rps']:,.0f} rows/s"
         meets = hours <= deadline_h
         why = took if meets else f"{took} > the {deadline_h:g} h deadline"

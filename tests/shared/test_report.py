@@ -116,6 +116,12 @@ def test_advisor_online_says_which_modes_meet_and_why_the_others_do_not(bench_di
     flask = verdicts["Flask gthread-2x4 (light /predict)"]
     assert not flask.meets and "3 such replicas" in flask.why  # 200 / 90 per s
     assert not verdicts["Lab 5 batch (Parquet in/out)"].meets
+    # a mode measured with 16 rows per request answers clients that batch, not this question
+    batching = {"lab9.json": [online("TF gRPC, 16 images", 32, 9_000, 5, 0.1, 300)]}
+    batching["lab9.json"][0]["predictions_per_request"] = 16
+    tf = cost.advise_online({"TF": batching["lab9.json"]}, 50, 200, PRICES)[0]
+    assert not tf.meets and "16 rows per request" in tf.why
+    assert cost.advise_online({"TF": batching["lab9.json"]}, 50, 200, PRICES, 0, True)[0].meets
     # cheapest meeting mode first
     ranked = cost.advise_online(modes, 50, 200, PRICES)
     assert [v.meets for v in ranked[:3]] == [True, True, True]
