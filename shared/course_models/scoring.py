@@ -189,21 +189,23 @@ class _Compiled:
         return out
 
 
-ROW_BLOCK = 4096  # rows per block of _row_sums' temporary (block x width floats)
+SMALL_BATCH = 64  # rows up to which one accumulate over the products beats a column loop
 
 
 def _row_sums(x: np.ndarray, coef: np.ndarray) -> np.ndarray:
     """``x @ coef`` summed left to right in every row, whatever the batch or the machine.
 
-    Each product is one IEEE multiply and ``np.add.accumulate`` adds a row's products strictly
-    in column order, so a row's sum is the same float alone, anywhere in a batch, with any
-    thread count, on any CPU. Blocks of rows bound the temporary; rows never mix.
+    Each product is one IEEE multiply and each sum one IEEE add, in column order, so a row's sum
+    is the same float alone, anywhere in a batch, with any thread count, on any CPU. Small
+    batches take one ``np.add.accumulate`` (strictly sequential along the row); large ones add
+    column after column (no n x width temporary). Both are the same additions in the same order.
     """
-    out = np.empty(x.shape[0], dtype=np.float64)
-    for lo in range(0, x.shape[0], ROW_BLOCK):
-        block = x[lo : lo + ROW_BLOCK] * coef
-        out[lo : lo + ROW_BLOCK] = np.add.accumulate(block, axis=1)[:, -1]
-    return out
+    if x.shape[0] <= SMALL_BATCH:
+        return np.add.accumulate(x * coef, axis=1)[:, -1]
+    total = x[:, 0] * coef[0]
+    for j in range(1, x.shape[1]):
+        total += x[:, j] * coef[j]
+    return total
 
 
 def _compile_estimator(estimator: Any) -> Callable[[np.ndarray], np.ndarray]:
@@ -217,8 +219,7 @@ def _compile_estimator(estimator: Any) -> Callable[[np.ndarray], np.ndarray]:
         coef, intercept = estimator.coef_.reshape(-1).copy(), float(estimator.intercept_[0])
 
         def logistic(x: np.ndarray) -> np.ndarray:
-            scores = _row_sums(x, coef)
-            scores += intercept
+            scores = _row_sums(x, coef) + intercept
             return expit(scores, out=scores)
 
         return logistic
