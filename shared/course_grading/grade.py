@@ -324,7 +324,10 @@ def _sandboxed_artifacts(
         env["COURSE_ARTIFACTS_DIR"] = os.environ.get("COURSE_ARTIFACTS_DIR") or str(
             root / "artifacts"
         )
-        spec.ro += _models(root)
+        models = _models(root)
+        for folder in models:  # readable by the submission's uid (older trainings wrote 0700)
+            sandbox.readable(folder, Path(folder).parent)
+        spec.ro += models
         return {"artifacts": "instructor's (model code unchanged)"}
     out = work / "artifacts"
     out.mkdir(mode=0o777)

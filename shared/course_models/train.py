@@ -162,6 +162,7 @@ def train_one(spec: Spec, root: Path | None = None, seed: int = DEFAULT_SEED) ->
     target = artifacts_root(root) / spec.name / str(spec.version)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{spec.version}-", dir=target.parent))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would hide the model from the grading sandbox's uid
     try:
         fields = spec.train(tmp, seed)
         meta = save_metadata(
