@@ -80,13 +80,14 @@ def test_the_submission_sees_only_itself_and_writes_only_its_tmp(spec):
     assert got["readme"] == "the submission\n"
     assert not any(got["seen"].values()), got["seen"]
     assert got["writes"] == {
-        str(REPO / "pwned.txt"): False,
+        # a checkout under /tmp: the path exists only in the private tmpfs, where writes may go
+        str(REPO / "pwned.txt"): REPO.is_relative_to("/tmp"),
         "/submission/pwned.txt": False,
         "/tmp/ok.txt": True,  # its private tmpfs
         "/var/tmp/pwned.txt": False,
         str(Path.home() / "pwned.txt"): False,
     }
-    assert not (REPO / "pwned.txt").exists()
+    assert not (REPO / "pwned.txt").exists()  # what counts: nothing reached the real checkout
     assert "SECRET_TOKEN" not in got["env"] and "LAB9_A" in got["env"]
     assert len(got["pids"]) <= 3, got["pids"]  # its own pid namespace: no grader processes
     if os.geteuid() == 0:

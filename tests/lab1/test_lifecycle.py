@@ -13,6 +13,7 @@ import re
 import warnings
 
 import joblib
+import numpy as np
 import pytest
 
 from course_models.artifacts import METADATA_FILE, save_metadata, sha256_file
@@ -198,7 +199,7 @@ def test_metrics_report_load_state(api):
 def test_fast_and_pipeline_scoring_agree(trained_artifacts):
     """LAB1_SCORING=pipeline is the slow path to compare with, not a different model."""
     from course_models.artifacts import load_artifact
-    from course_models.scoring import reference_records
+    from course_models.scoring import TOLERANCE, reference_records
     from lab1_fastapi.model import build_scorer
 
     for version in (1, 2):
@@ -208,4 +209,8 @@ def test_fast_and_pipeline_scoring_agree(trained_artifacts):
         with warnings.catch_warnings():  # the sample's unknown categories are on purpose
             warnings.simplefilter("ignore", UserWarning)
             slow = build_scorer(artifact, "pipeline")(records)
-        assert fast.shape == (64,) and (fast == slow).all()
+        assert fast.shape == (64,)
+        if version == 2:  # trees: bit for bit
+            assert (fast == slow).all()
+        else:  # fixed-order row sums vs the pipeline's BLAS: within the load check's bound
+            assert np.abs(fast - slow).max() <= TOLERANCE
